@@ -1,0 +1,1 @@
+"""pgs-audio: Audio loading and feature encoders aligned to video frames (pgs.audio_encoders)."""

@@ -1,0 +1,35 @@
+"""``pgs validate``: check a run config file and print every problem with its path."""
+
+from __future__ import annotations
+
+import argparse
+
+from pgs.core.cli.console import stdout
+from pgs.core.config import load_config
+from pgs.core.registry import CommandSpec
+
+EXAMPLES = """\
+examples:
+  pgs validate run.yaml        exit 0 if valid, 2 with one line per problem otherwise
+"""
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="run config file (.yaml, .yml or .json)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pgs.core.run_config import RunConfig
+
+    load_config(args.config, RunConfig)
+    stdout.print(f"{args.config}: valid")
+    return 0
+
+
+SPEC = CommandSpec(
+    name="validate",
+    help="check a run config file",
+    add_arguments=_add_arguments,
+    run=_run,
+    description="Validate a run config (YAML or JSON), including every plugin's parameters.\n\n" + EXAMPLES,
+)

@@ -1,0 +1,407 @@
+"""Interfaces of the swappable components, and the small typed values they exchange.
+
+Each plugin group has one abstract base class here:
+
+- `AudioEncoder` (``pgs.audio_encoders``): waveform -> per-video-frame `AudioFeatures`;
+- `FusionModule` (``pgs.fusion``): spatial + audio (+ expression) features -> `Deformation`;
+- `DensityStrategy` (``pgs.density``): densify/prune around the backward pass;
+- `Evaluator` (``pgs.evaluators``): frames (+ landmarks, audio) -> `MetricValue` list;
+- `Rasterizer` (``pgs.rasterizers``): `GaussianParams` + `Cameras` -> `RenderResult`.
+
+pgs-core imports no other ``pgs.*`` package: implementations come through the registry.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+import torch
+from pydantic import Field, field_validator
+from torch import Tensor, nn
+
+from pgs.core.cameras import Cameras
+from pgs.core.config import ComponentConfig
+from pgs.core.errors import DataError
+from pgs.core.gaussians import GaussianParams
+from pgs.core.rendering.result import RenderResult
+
+# ====================================================================================== audio
+
+#: Number of video frames in the audio window every model reads: frames i-4 .. i+3.
+AUDIO_WINDOW = 8
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """Audio features aligned to video frames.
+
+    Attributes:
+        features: [F, steps, channels] one block of `steps` feature vectors per video frame.
+        fps: video frame rate the features are aligned to.
+        encoder: registry name of the encoder that produced them (e.g. ``"mel"``, ``"npy"``).
+        layout: feature layout name (e.g. ``"mel80"``, ``"deepspeech"``, ``"hubert"``); a model
+            trained on one layout refuses another.
+        source: where the audio came from (a file path or ``"<array>"``).
+    """
+
+    features: Tensor
+    fps: float
+    encoder: str
+    layout: str
+    source: str = "<array>"
+
+    def __post_init__(self) -> None:
+        if self.features.dim() != 3:
+            raise DataError(
+                f"{self.source}: audio features must be [frames, steps, channels], got {list(self.features.shape)}"
+            )
+        if not self.fps > 0:
+            raise DataError(f"{self.source}: fps must be positive, got {self.fps}")
+
+    @property
+    def num_frames(self) -> int:
+        """Number of video frames F."""
+        return int(self.features.shape[0])
+
+    @property
+    def steps(self) -> int:
+        """Feature steps per video frame."""
+        return int(self.features.shape[1])
+
+    @property
+    def channels(self) -> int:
+        """Feature channels."""
+        return int(self.features.shape[2])
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def window(self, index: int, size: int = AUDIO_WINDOW) -> Tensor:
+        """Features of frames ``index - size//2 .. index + size//2 - 1``, zero-padded at both ends.
+
+        Returns:
+            [size, steps, channels].
+        """
+        return self.windows(torch.tensor([index]), size)[0]
+
+    def windows(self, indices: Tensor, size: int = AUDIO_WINDOW) -> Tensor:
+        """Batched `window`: [B] frame indices -> [B, size, steps, channels]."""
+        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.num_frames):
+            raise DataError(
+                f"{self.source}: frame index out of range 0..{self.num_frames - 1}: {indices.tolist()}"
+            )
+        half = size // 2
+        padded = torch.nn.functional.pad(self.features, (0, 0, 0, 0, half, size - half))
+        offsets = torch.arange(size, device=indices.device)
+        return padded[(indices[:, None] + offsets[None, :]).to(self.features.device)]
+
+    def check_matches(self, layout: str, channels: int, steps: int | None = None) -> None:
+        """Raise `DataError` if these features differ from what a model was trained with."""
+        if self.layout != layout or self.channels != channels or (steps is not None and self.steps != steps):
+            want = f"{layout} [*, {steps if steps is not None else '*'}, {channels}]"
+            raise DataError(
+                f"{self.source}: audio features are {self.layout} [*, {self.steps}, {self.channels}] "
+                f"from encoder {self.encoder!r}, but the model was trained with {want}; "
+                "extract features with the same encoder as training"
+            )
+
+
+class AudioEncoderConfig(ComponentConfig):
+    """Base config of audio encoders."""
+
+    fps: float = Field(25.0, gt=0, description="Video frame rate the features are aligned to.")
+
+
+class AudioEncoder(ABC):
+    """Turns a waveform into per-video-frame features.
+
+    Attributes:
+        name: registry name.
+        layout: name of the produced feature layout.
+        sample_rate: sample rate the encoder works at (input is resampled to it).
+        steps: feature steps per video frame.
+        channels: feature channels.
+    """
+
+    name: str
+    layout: str
+    sample_rate: int
+    steps: int
+    channels: int
+
+    @abstractmethod
+    def encode(self, waveform: Tensor, sample_rate: int, source: str = "<array>") -> AudioFeatures:
+        """Encode mono audio.
+
+        Args:
+            waveform: [S] mono float samples in [-1, 1].
+            sample_rate: rate of `waveform` in Hz.
+            source: provenance recorded in the result.
+        """
+
+    @abstractmethod
+    def encode_file(self, path: str | Path) -> AudioFeatures:
+        """Load an audio (or video) file and encode its audio track."""
+
+
+class StreamingAudioEncoder(ABC):
+    """Incremental encoder for real-time driving: audio chunks in, completed frames out."""
+
+    @abstractmethod
+    def push(self, chunk: Tensor) -> Tensor:
+        """Add [S] mono samples; return [k, steps, channels] features for frames completed now."""
+
+    @abstractmethod
+    def flush(self) -> Tensor:
+        """End of stream: return the remaining frames' features [k, steps, channels]."""
+
+
+# ====================================================================================== fusion
+
+DeformationTarget = Literal["position", "scale", "rotation"]
+
+
+@dataclass
+class Deformation:
+    """Per-Gaussian deformation predicted by a fusion module (pre-activation offsets).
+
+    Attributes:
+        d_xyz: [N, 3] position offsets.
+        d_scale: [N, 3] log-scale offsets, or None when the branch does not deform scales.
+        d_rot: [N, 4] raw quaternion offsets, or None when the branch does not deform rotations.
+    """
+
+    d_xyz: Tensor
+    d_scale: Tensor | None = None
+    d_rot: Tensor | None = None
+
+
+class FusionConfig(ComponentConfig):
+    """Shared hyperparameters of fusion modules (plugins add their own fields)."""
+
+    spatial_dim: int = Field(36, gt=0, description="Channels of the per-point spatial feature f_s.")
+    audio_dim: int = Field(32, gt=0, description="Channels of the per-frame audio feature f_a.")
+    expression_dim: int = Field(
+        0, ge=0, description="Channels of the expression feature f_e (0: the branch has none, e.g. the mouth)."
+    )
+    hidden_dim: int = Field(64, gt=0, description="Hidden width of the fusion and output MLPs.")
+    outputs: tuple[DeformationTarget, ...] = Field(
+        ("position",),
+        min_length=1,
+        description="Deformations to predict: face uses position, scale, rotation; mouth position only.",
+    )
+    position_scale: float = Field(
+        1e-2, gt=0, description="Multiplier of the predicted position offset (TalkingGaussian: 1e-2)."
+    )
+    position_axis_scale: tuple[float, float, float] = Field(
+        (1.0, 1.0, 1.0),
+        description="Extra per-axis multipliers of d_xyz (TalkingGaussian's mouth: (0.2, 1, 0.2)).",
+    )
+
+    @field_validator("outputs")
+    @classmethod
+    def _check_outputs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"duplicate entries in {list(value)}")
+        if "position" not in value:
+            raise ValueError("must include 'position'")
+        return value
+
+
+class FusionModule(nn.Module, ABC):
+    """Predicts each Gaussian's deformation from spatial, audio and expression features.
+
+    Implementations take their `FusionConfig` subclass in ``__init__`` and keep it as `config`.
+    """
+
+    config: FusionConfig
+
+    @abstractmethod
+    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
+        """Predict deformations.
+
+        Args:
+            spatial: [N, spatial_dim] per-point spatial features.
+            audio: [audio_dim] one per frame (broadcast to all points) or [N, audio_dim].
+            expression: [expression_dim] or None when ``expression_dim == 0``.
+
+        Returns:
+            A `Deformation` holding the fields named in ``config.outputs``.
+        """
+
+
+# ====================================================================================== density
+
+
+@dataclass
+class DensityReport:
+    """What one density-control step did.
+
+    Attributes:
+        cloned: Gaussians added by cloning.
+        split: Gaussians replaced by splitting (each yields n_split children).
+        pruned: Gaussians removed.
+        reset_opacity: whether opacities were reset.
+        total: Gaussian count afterwards.
+    """
+
+    cloned: int = 0
+    split: int = 0
+    pruned: int = 0
+    reset_opacity: bool = False
+    total: int = 0
+
+
+StateT = TypeVar("StateT")
+
+
+class DensityStrategy(ABC, Generic[StateT]):
+    """Adaptive density control around the backward pass (in the spirit of gsplat's Strategy).
+
+    `params` maps names (at least ``means``, ``quats``, ``log_scales``, ``opacity_logits``,
+    ``sh``) to per-Gaussian `nn.Parameter` tensors with N rows; `optimizers` maps the same names
+    to optimizers holding exactly that one parameter. The strategy replaces parameters in both
+    dicts when it densifies or prunes and keeps optimizer state row-aligned.
+    """
+
+    @abstractmethod
+    def initial_state(self, params: Mapping[str, nn.Parameter], scene_extent: float) -> StateT:
+        """Create the run state (accumulators) for `params`; `scene_extent` scales 3D thresholds."""
+
+    @abstractmethod
+    def step_pre_backward(
+        self,
+        params: dict[str, nn.Parameter],
+        optimizers: dict[str, torch.optim.Optimizer],
+        state: StateT,
+        step: int,
+        render: RenderResult,
+    ) -> None:
+        """Called after rendering, before ``loss.backward()`` (e.g. to retain means2d grads)."""
+
+    @abstractmethod
+    def step_post_backward(
+        self,
+        params: dict[str, nn.Parameter],
+        optimizers: dict[str, torch.optim.Optimizer],
+        state: StateT,
+        step: int,
+        render: RenderResult,
+    ) -> DensityReport:
+        """Called after backward, before the optimizer step: accumulate statistics and refine."""
+
+
+# ====================================================================================== evaluation
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """One metric result.
+
+    Attributes:
+        name: metric name as reported (e.g. ``"PSNR"``, ``"LSE-D"``).
+        value: the number, or None when it could not be computed (see `note`).
+        higher_is_better: direction of improvement.
+        protocol: how it was computed (region, backbone, landmark source, ...).
+        note: why `value` is None, or other caveats.
+    """
+
+    name: str
+    value: float | None
+    higher_is_better: bool
+    protocol: str
+    note: str = ""
+
+
+@dataclass
+class EvaluationInputs:
+    """What an evaluator may read. Frames are float in [0, 1].
+
+    Attributes:
+        predicted: [F, H, W, 3] rendered frames.
+        target: [F, H, W, 3] ground-truth frames (None for cross-driven runs).
+        region_masks: [F, H, W] bool face-region masks, or None for the full frame.
+        predicted_landmarks: [F, 68, 2] landmarks of the predictions in pixels, if known.
+        target_landmarks: [F, 68, 2] landmarks of the targets in pixels, if known.
+        audio: [S] mono waveform driving the frames, if any.
+        sample_rate: rate of `audio`.
+        fps: video frame rate.
+        extras: named tensors for third-party evaluators.
+    """
+
+    predicted: Tensor
+    target: Tensor | None = None
+    region_masks: Tensor | None = None
+    predicted_landmarks: Tensor | None = None
+    target_landmarks: Tensor | None = None
+    audio: Tensor | None = None
+    sample_rate: int = 16000
+    fps: float = 25.0
+    extras: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Evaluator(ABC):
+    """Computes one or more metrics from frames (and landmarks or audio where needed)."""
+
+    name: str
+
+    @abstractmethod
+    def evaluate(self, inputs: EvaluationInputs) -> list[MetricValue]:
+        """Return the metric values with their protocol."""
+
+
+# ====================================================================================== rasterizers
+
+
+class RasterizerConfig(ComponentConfig):
+    """Shared settings of rasterizer backends (the standard 3DGS rules)."""
+
+    tile_size: int = Field(16, gt=0, le=64, description="Square tile size in pixels.")
+    eps2d: float = Field(0.3, ge=0, description="Low-pass filter added to the 2D covariance (pixels^2).")
+    z_min: float = Field(
+        0.2, gt=0, description="Eq. 4 validity: pixel counts are zero for Gaussians at camera depth <= z_min."
+    )
+
+
+class Rasterizer(ABC):
+    """Differentiable Gaussian rasterizer backend."""
+
+    name: str
+    config: RasterizerConfig
+
+    @abstractmethod
+    def render(self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None = None) -> RenderResult:
+        """Render `gaussians` into every camera.
+
+        Args:
+            gaussians: N Gaussians (raw parameters).
+            cameras: C cameras of one image size.
+            sh_degree: SH degree to evaluate (default: all stored coefficients).
+
+        Returns:
+            The `RenderResult`; gradients flow to every tensor of `gaussians` and to `means2d`.
+        """
+
+
+__all__ = [
+    "AUDIO_WINDOW",
+    "AudioEncoder",
+    "AudioEncoderConfig",
+    "AudioFeatures",
+    "Deformation",
+    "DeformationTarget",
+    "DensityReport",
+    "DensityStrategy",
+    "EvaluationInputs",
+    "Evaluator",
+    "FusionConfig",
+    "FusionModule",
+    "MetricValue",
+    "Rasterizer",
+    "RasterizerConfig",
+    "StreamingAudioEncoder",
+]

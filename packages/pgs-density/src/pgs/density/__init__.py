@@ -1,0 +1,1 @@
+"""pgs-density: Densify/prune operations and density-control strategies (pgs.density)."""

@@ -1,0 +1,1 @@
+"""pgs-eval: Metrics, evaluators and reports (pgs.evaluators)."""

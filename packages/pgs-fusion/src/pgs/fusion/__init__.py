@@ -1,0 +1,1 @@
+"""pgs-fusion: Fusion modules: MGF and its baselines (pgs.fusion)."""
