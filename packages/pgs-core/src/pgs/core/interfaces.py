@@ -233,6 +233,62 @@ class FusionModule(nn.Module, ABC):
             A `Deformation` holding the fields named in ``config.outputs``.
         """
 
+    def check_inputs(self, spatial: Tensor, audio: Tensor, expression: Tensor | None) -> None:
+        """Validate `forward`'s inputs against ``config``; implementations call it first.
+
+        Rules: `spatial` is [N, spatial_dim]; `audio` is [audio_dim] or [N, audio_dim];
+        `expression` is [expression_dim] when ``expression_dim > 0`` and None otherwise; all are
+        floating tensors of the parameters' dtype on one device.
+
+        Raises:
+            ValueError: a shape breaks the rules (the message names the argument).
+            TypeError: a non-tensor, non-floating, mixed-dtype or mixed-device input.
+        """
+        cfg = self.config
+        who = type(self).__name__
+        named = {"spatial": spatial, "audio": audio}
+        if expression is not None:
+            named["expression"] = expression
+        for arg, value in named.items():
+            if not isinstance(value, Tensor):
+                raise TypeError(f"{who}: {arg} must be a torch.Tensor, got {type(value).__name__}")
+            if not value.is_floating_point():
+                raise TypeError(f"{who}: {arg} must be a floating tensor, got {value.dtype}")
+        if spatial.dim() != 2 or spatial.shape[1] != cfg.spatial_dim:
+            raise ValueError(f"{who}: spatial must be [N, {cfg.spatial_dim}], got {list(spatial.shape)}")
+        n = spatial.shape[0]
+        if not (
+            (audio.dim() == 1 and audio.shape[0] == cfg.audio_dim)
+            or (audio.dim() == 2 and audio.shape[0] == n and audio.shape[1] == cfg.audio_dim)
+        ):
+            raise ValueError(
+                f"{who}: audio must be [{cfg.audio_dim}] (one per frame) or [N={n}, {cfg.audio_dim}], "
+                f"got {list(audio.shape)}"
+            )
+        if cfg.expression_dim == 0 and expression is not None:
+            raise ValueError(
+                f"{who}: expression must be None: this module was configured with expression_dim=0, "
+                f"got a tensor of shape {list(expression.shape)}"
+            )
+        if cfg.expression_dim > 0:
+            if expression is None:
+                raise ValueError(f"{who}: expression [{cfg.expression_dim}] is required (expression_dim > 0)")
+            if expression.dim() != 1 or expression.shape[0] != cfg.expression_dim:
+                raise ValueError(f"{who}: expression must be [{cfg.expression_dim}], got {list(expression.shape)}")
+        param = next(self.parameters(), None)
+        reference = param if param is not None else spatial
+        for arg, value in named.items():
+            if value.dtype != reference.dtype:
+                raise TypeError(
+                    f"{who}: {arg} is {value.dtype} but the module computes in {reference.dtype}; "
+                    "convert the inputs or call module.to(dtype)"
+                )
+            if value.device != reference.device:
+                raise TypeError(
+                    f"{who}: {arg} is on {value.device} but the module is on {reference.device}; "
+                    "move the inputs or the module"
+                )
+
 
 # ====================================================================================== density
 
