@@ -1,0 +1,133 @@
+"""GaussianTalker's fusion: each point's spatial feature attends over audio, expression and null tokens.
+
+With model width d (64) and h heads (2):
+
+- query per point: ``x = Linear(f_s)`` [N, d], ``q = W_q x``;
+- key/value tokens: ``t_a = MLP(f_a)`` (Da -> 64 -> d), ``t_e = MLP(f_e)`` (De -> 64 -> d, face only)
+  and a learned null token ``t_0``; ``k = W_k t``, ``v = W_v t``;
+- ``y = LayerNorm(x + W_o MultiHead(q, k, v))``; ``z = LayerNorm(y + FFN(y))`` (d -> 128 -> d, ReLU);
+- ``(d_xyz, d_scale, d_rot) = MLP(z)``, the shared output head.
+
+GaussianTalker's camera token is left out: the fusion interface carries no camera. With a per-frame
+audio feature the tokens (and their keys and values) are computed once per frame; per point the
+cost is the query, the attention over the 2-3 tokens, the output projection, the FFN and the head.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pgs.core.groups import FUSION
+from pgs.core.interfaces import Deformation, FusionModule
+from pgs.core.registry import ComponentSpec
+from pgs.fusion.heads import DeformationHead, HeadConfig, mlp
+from pydantic import Field, model_validator
+from torch import Tensor, nn
+
+
+class CrossAttentionConfig(HeadConfig):
+    """Config of `CrossAttentionFusion`: the shared fusion fields plus the attention layer's sizes."""
+
+    model_dim: int = Field(
+        64, gt=0, description="Width d of queries, tokens and the attention layer (GaussianTalker: 64)."
+    )
+    heads: int = Field(2, gt=0, description="Attention heads; must divide model_dim (GaussianTalker: 2).")
+    ffn_dim: int = Field(128, gt=0, description="Hidden width of the feed-forward block (GaussianTalker: 128).")
+    token_hidden: int = Field(64, gt=0, description="Hidden width of the audio and expression token MLPs.")
+    dropout: float = Field(
+        0.0, ge=0, lt=1, description="Dropout on attention weights in training (GaussianTalker: 0.2; off by default)."
+    )
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> CrossAttentionConfig:
+        if self.model_dim % self.heads:
+            raise ValueError(f"heads ({self.heads}) must divide model_dim ({self.model_dim})")
+        return self
+
+
+class CrossAttentionFusion(FusionModule):
+    """GaussianTalker's spatial-audio cross-attention (one layer) followed by the shared head.
+
+    Args:
+        config: dimensions, outputs, attention sizes and head settings.
+    """
+
+    def __init__(self, config: CrossAttentionConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.model_dim
+        self.query_in = nn.Linear(config.spatial_dim, d)
+        self.audio_token = mlp(config.audio_dim, config.token_hidden, d)
+        if config.expression_dim > 0:
+            self.expression_token = mlp(config.expression_dim, config.token_hidden, d)
+        self.null_token = nn.Parameter(torch.randn(d) / math.sqrt(d))
+        self.q_proj = nn.Linear(d, d)
+        self.k_proj = nn.Linear(d, d)
+        self.v_proj = nn.Linear(d, d)
+        self.out_proj = nn.Linear(d, d)
+        self.norm1 = nn.LayerNorm(d)
+        self.ffn = mlp(d, config.ffn_dim, d)
+        self.norm2 = nn.LayerNorm(d)
+        self.attention_dropout = nn.Dropout(config.dropout)
+        self.head = DeformationHead((d,), config)
+
+    def _tokens(self, audio: Tensor, expression: Tensor | None) -> Tensor:
+        """Key/value tokens: [T, d] for per-frame audio, [N, T, d] for per-point audio."""
+        tokens = [self.audio_token(audio)]
+        if expression is not None:
+            tokens.append(self.expression_token(expression))
+        tokens.append(self.null_token)
+        if audio.dim() == 1:
+            return torch.stack(tokens)
+        n = audio.shape[0]
+        return torch.stack([t.expand(n, -1) for t in tokens], dim=1)
+
+    def attention(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """The attention layer's output and weights.
+
+        Returns:
+            (z [N, d] features fed to the head, weights [N, heads, T] over the tokens audio,
+            expression (face only), null).
+        """
+        self.check_inputs(spatial, audio, expression)
+        n, d, h = spatial.shape[0], self.config.model_dim, self.config.heads
+        x = self.query_in(spatial)
+        q = self.q_proj(x).view(n, h, d // h) / math.sqrt(d // h)
+        tokens = self._tokens(audio, expression)
+        k = self.k_proj(tokens).unflatten(-1, (h, d // h))
+        v = self.v_proj(tokens).unflatten(-1, (h, d // h))
+        if tokens.dim() == 2:  # per-frame tokens shared by every point
+            weights = torch.softmax(torch.einsum("nhc,thc->nht", q, k), dim=-1)
+            context = torch.einsum("nht,thc->nhc", self.attention_dropout(weights), v)
+        else:
+            weights = torch.softmax(torch.einsum("nhc,nthc->nht", q, k), dim=-1)
+            context = torch.einsum("nht,nthc->nhc", self.attention_dropout(weights), v)
+        y = self.norm1(x + self.out_proj(context.reshape(n, d)))
+        z = self.norm2(y + self.ffn(y))
+        return z, weights
+
+    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
+        """Predict deformations (see the module docstring for the equations).
+
+        Args:
+            spatial: [N, spatial_dim] per-point features f_s.
+            audio: [audio_dim] per frame or [N, audio_dim] per point, f_a.
+            expression: [expression_dim] f_e (face), or None (mouth).
+
+        Returns:
+            `Deformation` with d_xyz [N, 3] (+ d_scale [N, 3], d_rot [N, 4] when configured).
+        """
+        z, _ = self.attention(spatial, audio, expression)
+        return self.head((z,))
+
+
+SPEC = ComponentSpec(
+    name="cross-attention",
+    group=FUSION,
+    config_class=CrossAttentionConfig,
+    factory=CrossAttentionFusion,
+    description="GaussianTalker baseline: per-point query attends to audio, expression and null tokens",
+)
+
+__all__ = ["SPEC", "CrossAttentionConfig", "CrossAttentionFusion"]
