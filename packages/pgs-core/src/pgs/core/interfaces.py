@@ -303,6 +303,9 @@ class DensityReport:
         pruned: Gaussians removed.
         reset_opacity: whether opacities were reset.
         total: Gaussian count afterwards.
+        refined: whether this step was a refine step (densify + prune). After a step with
+            ``refined`` or ``reset_opacity`` the tensors in ``params`` (and in the optimizers)
+            are new objects: re-read them from ``params``.
     """
 
     cloned: int = 0
@@ -310,6 +313,12 @@ class DensityReport:
     pruned: int = 0
     reset_opacity: bool = False
     total: int = 0
+    refined: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the parameter tensors were replaced (refine or opacity reset)."""
+        return self.refined or self.reset_opacity
 
 
 StateT = TypeVar("StateT")
