@@ -251,7 +251,7 @@ class Registry:
         ep = self._eps[(entry.name, entry.value, entry.distribution)]
         try:
             spec = ep.load()
-        except Exception as exc:  # noqa: BLE001 - any import-time failure is reported the same way
+        except Exception as exc:
             raise PluginError(
                 f"{self.kind} {entry.name!r} failed to load ({entry.describe()}): "
                 f"{type(exc).__name__}: {exc}"
