@@ -14,12 +14,13 @@ and f_e the expression feature (TalkingGaussian: 6 action units, the last one AU
 from __future__ import annotations
 
 import torch
+from pydantic import Field
+from torch import Tensor
+
 from pgs.core.groups import FUSION
 from pgs.core.interfaces import Deformation, FusionModule
 from pgs.core.registry import ComponentSpec
 from pgs.fusion.heads import DeformationHead, HeadConfig, mlp
-from pydantic import Field
-from torch import Tensor
 
 
 class ConcatMLPConfig(HeadConfig):

@@ -18,12 +18,13 @@ from __future__ import annotations
 import math
 
 import torch
+from pydantic import Field, model_validator
+from torch import Tensor, nn
+
 from pgs.core.groups import FUSION
 from pgs.core.interfaces import Deformation, FusionModule
 from pgs.core.registry import ComponentSpec
 from pgs.fusion.heads import DeformationHead, HeadConfig, mlp
-from pydantic import Field, model_validator
-from torch import Tensor, nn
 
 
 class CrossAttentionConfig(HeadConfig):

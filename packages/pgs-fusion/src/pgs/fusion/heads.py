@@ -16,10 +16,11 @@ import itertools
 from collections.abc import Sequence
 
 import torch
-from pgs.core.interfaces import Deformation, DeformationTarget, FusionConfig
 from pydantic import Field
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from pgs.core.interfaces import Deformation, DeformationTarget, FusionConfig
 
 #: Channels each deformation target occupies in the head's output, in output order.
 TARGET_CHANNELS: dict[DeformationTarget, int] = {"position": 3, "scale": 3, "rotation": 4}

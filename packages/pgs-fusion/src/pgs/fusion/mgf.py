@@ -21,12 +21,13 @@ bias: silent (zero) audio gives f'_a = 0, hence f~_a = 0 whatever the gate.
 from __future__ import annotations
 
 import torch
+from pydantic import Field
+from torch import Tensor, nn
+
 from pgs.core.groups import FUSION
 from pgs.core.interfaces import Deformation, FusionModule
 from pgs.core.registry import ComponentSpec
 from pgs.fusion.heads import DeformationHead, HeadConfig, split_linear
-from pydantic import Field
-from torch import Tensor, nn
 
 
 class MGFConfig(HeadConfig):
