@@ -1,0 +1,1 @@
+"""Training: the three-stage trainer (Eqs. 11-13), its config, checkpoints and progress logging."""
