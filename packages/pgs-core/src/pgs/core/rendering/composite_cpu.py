@@ -1,0 +1,211 @@
+"""Per-tile compositing of the `cpu` backend: numba kernels behind a `torch.autograd.Function`.
+
+Same signature and rules as `pgs.core.rendering.composite_torch.composite` (rasterizer contract,
+section 4): 3DGS front-to-back alpha blending (Kerbl et al. 2023, Eq. 3) with alpha clamped at
+0.99, Gaussians with alpha < 1/255 skipped, a pixel stops before the Gaussian that would bring
+its transmittance below 1e-4, and per-Gaussian pixel counts (PGSTalker Eq. 5).
+
+The kernels run on CPU tensors only. They are parallel over tiles and deterministic (each tile
+writes its own pixels and its own intersection range; per-Gaussian sums are reduced in a fixed
+order), and calls are serialised by a lock, so rendering from several Python threads is safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from pgs.core.errors import RenderError
+from pgs.core.rendering import cpu_kernels as _k
+
+if TYPE_CHECKING:
+    from pgs.core.rendering.binning import TileBins
+    from pgs.core.rendering.projection import Projection
+
+# numba's workqueue threading layer must not be entered from two threads at once, and one
+# parallel kernel already uses every core: serialise kernel launches.
+_KERNEL_LOCK = threading.Lock()
+
+
+def _np(t: Tensor, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A contiguous numpy view (or copy) of a CPU tensor without autograd history."""
+    return np.ascontiguousarray(t.detach().reshape(shape).numpy(), dtype=dtype)
+
+
+class _CompositeFunction(torch.autograd.Function):
+    """Differentiable per-tile compositing; gradients w.r.t. means2d, conics, colors, opacities, depths."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        means2d: Tensor,
+        conics: Tensor,
+        colors: Tensor,
+        opacities: Tensor,
+        depths: Tensor,
+        tile_starts: Tensor,
+        gaussian_ids: Tensor,
+        width: int,
+        height: int,
+        tile_size: int,
+        tiles_x: int,
+        tiles_y: int,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        C, N = opacities.shape
+        M = int(gaussian_ids.shape[0])
+        f32 = np.float32
+        starts = _np(tile_starts, (-1,), np.int64)
+        ids = _np(gaussian_ids, (-1,), np.int64)
+        color = np.empty((C, height, width, 3), f32)
+        depth = np.empty((C, height, width), f32)
+        trans = np.empty((C, height, width), f32)
+        last = np.empty((C, height, width), np.int64)
+        packed = np.empty((M, _k.PACK_WIDTH), f32)
+        counts_m = np.empty(M, np.int32)
+        counts = np.zeros(C * N, np.int32)
+        with _KERNEL_LOCK:
+            _k.forward_tiles(
+                _np(means2d, (C * N, 2), f32),
+                _np(conics, (C * N, 3), f32),
+                _np(colors, (C * N, 3), f32),
+                _np(opacities, (C * N,), f32),
+                _np(depths, (C * N,), f32),
+                starts,
+                ids,
+                N,
+                width,
+                height,
+                tile_size,
+                tiles_x,
+                tiles_y,
+                color,
+                depth,
+                trans,
+                last,
+                packed,
+                counts_m,
+            )
+            _k.reduce_counts(starts, ids, N, tiles_x * tiles_y, counts_m, counts)
+        trans_t = torch.from_numpy(trans)
+        ctx.save_for_backward(
+            torch.from_numpy(packed), torch.from_numpy(starts), torch.from_numpy(ids), trans_t, torch.from_numpy(last)
+        )
+        ctx.geometry = (C, N, width, height, tile_size, tiles_x, tiles_y)
+        counts_t = torch.from_numpy(counts).view(C, N)
+        ctx.mark_non_differentiable(counts_t)
+        alpha = (1.0 - trans_t).unsqueeze(-1)
+        return torch.from_numpy(color), alpha, torch.from_numpy(depth).unsqueeze(-1), counts_t
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, grad_color: Tensor, grad_alpha: Tensor, grad_depth: Tensor, _grad_counts: Tensor
+    ) -> tuple[Tensor | None, ...]:
+        packed, starts, ids, trans, last = ctx.saved_tensors
+        C, N, width, height, tile_size, tiles_x, tiles_y = ctx.geometry
+        f32 = np.float32
+        M = int(ids.shape[0])
+        grad_m = np.empty((M, _k.GRAD_WIDTH), f32)
+        g_means2d = np.zeros((C * N, 2), f32)
+        g_conics = np.zeros((C * N, 3), f32)
+        g_colors = np.zeros((C * N, 3), f32)
+        g_opac = np.zeros(C * N, f32)
+        g_depths = np.zeros(C * N, f32)
+        starts_np = starts.numpy()
+        ids_np = ids.numpy()
+        with _KERNEL_LOCK:
+            _k.backward_tiles(
+                packed.numpy(),
+                starts_np,
+                width,
+                height,
+                tile_size,
+                tiles_x,
+                tiles_y,
+                trans.numpy(),
+                last.numpy(),
+                _np(grad_color, (C, height, width, 3), f32),
+                _np(grad_alpha, (C, height, width), f32),
+                _np(grad_depth, (C, height, width), f32),
+                grad_m,
+            )
+            _k.reduce_gradients(
+                starts_np, ids_np, N, tiles_x * tiles_y, grad_m, g_means2d, g_conics, g_colors, g_opac, g_depths
+            )
+        return (
+            torch.from_numpy(g_means2d).view(C, N, 2),
+            torch.from_numpy(g_conics).view(C, N, 3),
+            torch.from_numpy(g_colors).view(C, N, 3),
+            torch.from_numpy(g_opac).view(C, N),
+            torch.from_numpy(g_depths).view(C, N),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Composite binned, projected Gaussians into images with the compiled CPU kernels.
+
+    Args:
+        proj: the `Projection` of N Gaussians into C cameras (CPU float32 tensors).
+        bins: the `TileBins` of `proj` for this image size.
+        width: image width W.
+        height: image height H.
+
+    Returns:
+        color [C, H, W, 3] premultiplied, alpha [C, H, W, 1], depth [C, H, W, 1] and pixel counts
+        [C, N] int32 (Eq. 5, before the Eq. 4 mask). color, alpha and depth are differentiable
+        w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities and proj.depths.
+
+    Raises:
+        RenderError: a tensor is not on the CPU, or the bins do not match the image size.
+    """
+    tensors = {
+        "means2d": proj.means2d,
+        "conics": proj.conics,
+        "colors": proj.colors,
+        "opacities": proj.opacities,
+        "depths": proj.depths,
+        "tile_starts": bins.tile_starts,
+        "gaussian_ids": bins.gaussian_ids,
+    }
+    for name, tensor in tensors.items():
+        if tensor.device.type != "cpu":
+            raise RenderError(
+                f"cpu rasterizer: {name} is on {tensor.device}; the cpu backend renders CPU tensors only "
+                "(use the 'torch' or 'gsplat' backend on other devices)"
+            )
+    tiles_x = -(-width // bins.tile_size)
+    tiles_y = -(-height // bins.tile_size)
+    if (bins.tiles_x, bins.tiles_y) != (tiles_x, tiles_y):
+        raise RenderError(
+            f"cpu rasterizer: tile bins are {bins.tiles_x}x{bins.tiles_y} tiles of {bins.tile_size} px, "
+            f"but a {width}x{height} image needs {tiles_x}x{tiles_y}"
+        )
+    C = proj.opacities.shape[0]
+    if bins.tile_starts.shape[0] != C * tiles_x * tiles_y + 1:
+        raise RenderError(
+            f"cpu rasterizer: tile_starts has {bins.tile_starts.shape[0]} entries, expected {C * tiles_x * tiles_y + 1}"
+        )
+    return _CompositeFunction.apply(
+        proj.means2d,
+        proj.conics,
+        proj.colors,
+        proj.opacities,
+        proj.depths,
+        bins.tile_starts,
+        bins.gaussian_ids,
+        width,
+        height,
+        bins.tile_size,
+        tiles_x,
+        tiles_y,
+    )
