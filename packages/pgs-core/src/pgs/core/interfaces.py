@@ -14,7 +14,7 @@ pgs-core imports no other ``pgs.*`` package: implementations come through the re
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
@@ -396,6 +396,11 @@ class EvaluationInputs:
         sample_rate: rate of `audio`.
         fps: video frame rate.
         extras: named tensors for third-party evaluators.
+        render_frame: renders frame i of the driving audio at batch 1 and returns its image
+            [H, W, 3] (audio-to-image inference with cached canonical features), for timing (FPS);
+            None when no model is at hand.
+        device: the device `render_frame` runs on (e.g. ``"cuda:0"``), for device synchronisation
+            and the report.
     """
 
     predicted: Tensor
@@ -407,12 +412,20 @@ class EvaluationInputs:
     sample_rate: int = 16000
     fps: float = 25.0
     extras: dict[str, Tensor] = field(default_factory=dict)
+    render_frame: Callable[[int], Tensor] | None = None
+    device: str = "cpu"
 
 
 class Evaluator(ABC):
-    """Computes one or more metrics from frames (and landmarks or audio where needed)."""
+    """Computes one or more metrics from frames (and landmarks or audio where needed).
+
+    Attributes:
+        name: registry name.
+        deterministic: whether the same inputs always give the same values (False for timings).
+    """
 
     name: str
+    deterministic: bool = True
 
     @abstractmethod
     def evaluate(self, inputs: EvaluationInputs) -> list[MetricValue]:
