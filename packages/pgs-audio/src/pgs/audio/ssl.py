@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from pgs.audio.base import WaveformEncoder
@@ -132,6 +132,17 @@ class SslConfig(AudioEncoderConfig):
     context_seconds: float = Field(1.0, ge=0, le=30, description="Extra audio each side of a chunk, discarded.")
     device: str = Field("cpu", description="Torch device to run the model on (e.g. 'cuda').")
     seed: int = Field(0, description="Seed of the random initialisation (random_init only).")
+    num_layers: int | None = Field(
+        None,
+        ge=1,
+        description="For fast tests only (needs random_init): keep the first N transformer layers; None: all.",
+    )
+
+    @model_validator(mode="after")
+    def _check_layers(self) -> SslConfig:
+        if self.num_layers is not None and not self.random_init:
+            raise ValueError("num_layers is for tests with random_init=True; pretrained weights need every layer")
+        return self
 
 
 class HubertConfig(SslConfig):
@@ -216,6 +227,9 @@ class SslEncoder(WaveformEncoder):
             raise ValueError(f"{family}: invalid device {config.device!r}: {exc}") from None
         with torch.device("meta"):  # no time spent on an initialisation that is overwritten
             model: nn.Module = getattr(TM, variant.factory)()
+        if config.num_layers is not None:
+            layers = model.encoder.transformer.layers
+            model.encoder.transformer.layers = nn.ModuleList(list(layers)[: config.num_layers])
         if config.random_init:
             model = model.to_empty(device="cpu")
             _random_init(model, config.seed)

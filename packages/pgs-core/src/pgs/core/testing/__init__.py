@@ -13,8 +13,9 @@ Group-specific checks (``check_fusion``, ``check_audio_encoder``, ``check_densit
 re-exported here. Each raises `ContractError` (an `AssertionError`) naming the broken rule.
 """
 
+from pgs.core.testing.audio import check_audio_encoder
 from pgs.core.testing.density import check_density
 from pgs.core.testing.fusion import check_fusion
 from pgs.core.testing.spec import ContractError, check_component_spec
 
-__all__ = ["ContractError", "check_component_spec", "check_density", "check_fusion"]
+__all__ = ["ContractError", "check_audio_encoder", "check_component_spec", "check_density", "check_fusion"]
