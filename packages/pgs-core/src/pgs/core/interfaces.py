@@ -89,15 +89,24 @@ class AudioFeatures:
         return self.windows(torch.tensor([index]), size)[0]
 
     def windows(self, indices: Tensor, size: int = AUDIO_WINDOW) -> Tensor:
-        """Batched `window`: [B] frame indices -> [B, size, steps, channels]."""
+        """Batched `window`: [B] frame indices -> [B, size, steps, channels].
+
+        Frames before 0 or past the last read as zeros (TalkingGaussian's ``get_audio_features``).
+        Only the B windows are gathered (no padded copy of all features).
+        """
+        if indices.dim() != 1 or indices.is_floating_point() or indices.dtype == torch.bool:
+            raise DataError(
+                f"{self.source}: frame indices must be a 1-D integer tensor, got {indices.dtype} {list(indices.shape)}"
+            )
         if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= self.num_frames):
             raise DataError(
                 f"{self.source}: frame index out of range 0..{self.num_frames - 1}: {indices.tolist()}"
             )
-        half = size // 2
-        padded = torch.nn.functional.pad(self.features, (0, 0, 0, 0, half, size - half))
-        offsets = torch.arange(size, device=indices.device)
-        return padded[(indices[:, None] + offsets[None, :]).to(self.features.device)]
+        offsets = torch.arange(size, device=self.features.device) - size // 2
+        frames = indices.to(self.features.device, torch.int64)[:, None] + offsets[None, :]  # [B, size]
+        inside = (frames >= 0) & (frames < self.num_frames)
+        out = self.features[frames.clamp(0, self.num_frames - 1)]
+        return out * inside[:, :, None, None].to(out.dtype)
 
     def check_matches(self, layout: str, channels: int, steps: int | None = None) -> None:
         """Raise `DataError` if these features differ from what a model was trained with."""
