@@ -15,7 +15,15 @@ re-exported here. Each raises `ContractError` (an `AssertionError`) naming the b
 
 from pgs.core.testing.audio import check_audio_encoder
 from pgs.core.testing.density import check_density
+from pgs.core.testing.evaluator import check_evaluator
 from pgs.core.testing.fusion import check_fusion
 from pgs.core.testing.spec import ContractError, check_component_spec
 
-__all__ = ["ContractError", "check_audio_encoder", "check_component_spec", "check_density", "check_fusion"]
+__all__ = [
+    "ContractError",
+    "check_audio_encoder",
+    "check_component_spec",
+    "check_density",
+    "check_evaluator",
+    "check_fusion",
+]
