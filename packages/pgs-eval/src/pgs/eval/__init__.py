@@ -1,1 +1,53 @@
-"""pgs-eval: Metrics, evaluators and reports (pgs.evaluators)."""
+"""pgs-eval: the paper's metrics (PSNR, SSIM, LPIPS, LMD, LSE-D/LSE-C, FPS), evaluation reports and tables.
+
+Evaluators are registered in the ``pgs.evaluators`` entry-point group (``psnr``, ``ssim``,
+``lpips``, ``lmd``, ``lse``, ``fps``). The library functions the ``pgs eval`` / ``pgs ablate``
+commands build on:
+
+- `evaluate_frames` -> `EvaluationReport`; `write_report` / `read_report` (metrics.json + table);
+- `table1_markdown`, `table2_markdown`, `table3_markdown` (the paper's table layouts);
+- `frame_strip_png`, `density_picture_png` (figures);
+- `measure_fps` (batch-1 timing of a renderer).
+"""
+
+from pgs.eval.errors import MissingWeightsError
+from pgs.eval.figures import density_picture_png, frame_strip_png
+from pgs.eval.fps import FpsMeasurement, measure_fps
+from pgs.eval.report import (
+    CROSS_DRIVEN_METRICS,
+    SELF_DRIVEN_METRICS,
+    EvaluationReport,
+    build_evaluators,
+    evaluate_frames,
+    read_report,
+    write_report,
+)
+from pgs.eval.tables import (
+    TABLE3_VARIANTS,
+    AblationRow,
+    AblationVariant,
+    table1_markdown,
+    table2_markdown,
+    table3_markdown,
+)
+
+__all__ = [
+    "CROSS_DRIVEN_METRICS",
+    "SELF_DRIVEN_METRICS",
+    "TABLE3_VARIANTS",
+    "AblationRow",
+    "AblationVariant",
+    "EvaluationReport",
+    "FpsMeasurement",
+    "MissingWeightsError",
+    "build_evaluators",
+    "density_picture_png",
+    "evaluate_frames",
+    "frame_strip_png",
+    "measure_fps",
+    "read_report",
+    "table1_markdown",
+    "table2_markdown",
+    "table3_markdown",
+    "write_report",
+]
