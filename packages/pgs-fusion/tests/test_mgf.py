@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,8 +60,9 @@ def raw(module: MGFFusion, out) -> Tensor:
     return torch.cat([d_xyz] + [t for t in (out.d_scale, out.d_rot) if t is not None], 1)
 
 
-def test_mgf_matches_the_equations(branch: dict) -> None:
-    module = build(dict(branch, head_init_gain=1.0))
+@pytest.mark.parametrize("proj_dim", [16, 32])
+def test_mgf_matches_the_equations(branch: dict, proj_dim: int) -> None:
+    module = build(dict(branch, head_init_gain=1.0, proj_dim=proj_dim))
     s, a, e = inputs(branch)
     with torch.no_grad():
         torch.testing.assert_close(raw(module, module(s, a, e)), reference(module, s, a, e), rtol=1e-10, atol=1e-12)
@@ -75,8 +77,10 @@ def test_variant_follows_expression_dim() -> None:
     assert face.face and not mouth.face
     assert not hasattr(face, "spatial_proj") and not hasattr(mouth, "expression_proj")
     # face MLP input: f_a (32) + f_ae (2 C) + f_s (36); mouth: f'_s (C) + f~_a (C)
-    assert face.head.layers[0].in_features == 32 + 2 * 32 + 36
-    assert mouth.head.layers[0].in_features == 2 * 32
+    c = face.config.proj_dim
+    assert face.head.layers[0].in_features == 32 + 2 * c + 36
+    assert mouth.head.layers[0].in_features == 2 * c
+    assert face.gate.in_features == 2 * c and mouth.gate.out_features == c
     assert face.audio_proj.bias is None
 
 
@@ -91,7 +95,8 @@ def test_gates_lie_in_unit_interval(scale: float, seed: int, face: bool, per_poi
     with torch.no_grad():
         w = module.gates(s * scale, a * scale, None if e is None else e * scale)
     assert bool(((w >= 0) & (w <= 1)).all())
-    assert w.shape == ((20, 32) if (per_point or not face) else (32,))
+    c = module.config.proj_dim
+    assert w.shape == ((20, c) if (per_point or not face) else (c,))
 
 
 def test_face_gate_is_per_frame_and_matches_per_point_rows() -> None:
@@ -126,7 +131,8 @@ def test_a_closed_gate_removes_the_audio_from_the_mouth_output() -> None:
         out = module(s, a).d_xyz
         for other in (torch.zeros_like(a), 100 * torch.randn_like(a), torch.randn(s.shape[0], 32, dtype=s.dtype)):
             torch.testing.assert_close(module(s, other).d_xyz, out, rtol=0, atol=0)
-        spatial_only = reference_head(module, torch.cat([lin(module.spatial_proj, s), torch.zeros(50, 32)], 1))
+        fs = lin(module.spatial_proj, s)
+        spatial_only = reference_head(module, torch.cat([fs, torch.zeros_like(fs)], 1))
         torch.testing.assert_close(raw(module, module(s, a)), spatial_only)
 
 
@@ -144,7 +150,6 @@ def test_open_gate_passes_the_projected_audio() -> None:
 
 def test_mgf_config_rejects_bad_proj_dim() -> None:
     import pydantic
-    import pytest
 
     with pytest.raises(pydantic.ValidationError, match="proj_dim"):
         MGFConfig(proj_dim=0)

@@ -34,7 +34,7 @@ class MGFConfig(HeadConfig):
     """Config of `MGFFusion`: the shared fusion fields plus the projection width."""
 
     proj_dim: int = Field(
-        32, gt=0, description="Channels C of the 1x1-conv projections f'_s, f'_a, f'_e and of the gate w."
+        16, gt=0, description="Channels C of the 1x1-conv projections f'_s, f'_a, f'_e and of the gate w."
     )
 
 
