@@ -1,0 +1,373 @@
+"""``prepare``: one video in, one ER-NeRF/TalkingGaussian training folder out.
+
+Stages: probe and audio check (fail before writing anything), decode + track (pass 1), gap
+filling, camera fit, background model, masks and images (pass 2), landmarks, AUs, transforms,
+audio and features, contact sheet, ``prep.json``. Everything goes to a temporary folder that is
+renamed to the output path only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pgs.core.errors import DataError
+from pgs.core.landmarks68 import MEDIAPIPE_TO_IBUG68
+from pgs.prep import au as au_mod
+from pgs.prep import audio as audio_mod
+from pgs.prep import masks as masks_mod
+from pgs.prep import mesh, pose
+from pgs.prep.background import build_background
+from pgs.prep.config import PrepConfig
+from pgs.prep.contact_sheet import annotate, grid
+from pgs.prep.folder import AtomicFolder
+from pgs.prep.gaps import Gap, find_gaps, interpolate_missing
+from pgs.prep.tracking import FaceTracker, FrameTrack, resolve_model_path
+from pgs.prep.video import CropBox, centre_box, crop_resize, face_box, iter_frames, output_frame_count, probe_video
+
+#: Frames sampled for the background median.
+BACKGROUND_SAMPLES = 40
+
+
+@dataclass
+class PrepReport:
+    """What `prepare` did (also written as ``prep.json``).
+
+    Attributes:
+        output: the training folder.
+        frames: frames written (F).
+        width, height: frame size.
+        fps: output frame rate.
+        source_fps: the video's average frame rate.
+        variable_frame_rate: the source had a variable frame rate (resampled by timestamp).
+        detected: frames with a detected face.
+        detection_rate: detected / frames.
+        interpolated_frames: frames filled by interpolation (no detection).
+        long_gaps: runs longer than max_gap (only with allow_long_gaps), as "a-b" strings.
+        focal: focal length in pixels.
+        reprojection_px_median: median over frames of the mean landmark reprojection error
+            (tracked landmarks: rigid shape + expression), pixels.
+        reprojection_px_max: the worst frame's mean error.
+        rigid_reprojection_px_median: the same for the rigid landmark shape alone.
+        head_extent: half-extent of the head landmarks in world units (x, y, z).
+        camera_distance: median camera distance from the head centre (world units).
+        audio_seconds: length of aud.wav.
+        audio_source: where the audio came from.
+        audio_features: feature files written.
+        seconds: wall time per stage.
+        seconds_total: wall time.
+        seconds_per_frame: seconds_total / frames.
+    """
+
+    output: str
+    frames: int
+    width: int
+    height: int
+    fps: float
+    source_fps: float
+    variable_frame_rate: bool
+    detected: int
+    detection_rate: float
+    interpolated_frames: list[int]
+    long_gaps: list[str]
+    focal: float
+    reprojection_px_median: float
+    reprojection_px_max: float
+    rigid_reprojection_px_median: float
+    head_extent: list[float]
+    camera_distance: float
+    audio_seconds: float
+    audio_source: str
+    audio_features: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    seconds_total: float = 0.0
+    seconds_per_frame: float = 0.0
+
+
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+def _write_jpg(path: Path, rgb: np.ndarray, quality: int) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality]):
+        raise DataError(f"{path}: could not write image")
+
+
+def _write_png(path: Path, img: np.ndarray) -> None:
+    import cv2
+
+    if not cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        raise DataError(f"{path}: could not write image")
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DataError(f"{path}: could not read back the frame")
+    return np.ascontiguousarray(bgr[..., ::-1])
+
+
+def _choose_box(config: PrepConfig, video: Path, model: Path, width: int, height: int) -> CropBox | None:
+    """The crop of every frame (None: full frame)."""
+    if config.crop == "center" or (config.crop == "none" and config.size is not None and width != height):
+        return centre_box(width, height)
+    if config.crop == "none":
+        return None
+    # "face": the median face over a few frames of the first 10 s, detected independently.
+    centres, heights = [], []
+    with FaceTracker(model, video=False) as tracker:
+        for i, rgb in enumerate(iter_frames(video, config.fps, max_frames=250)):
+            if i % 25:
+                continue
+            det = tracker.detect(rgb)
+            if det is not None:
+                px = det.landmarks[:, :2] * np.array([width, height])
+                geo = masks_mod.FaceGeometry.from_landmarks(px)
+                centres.append((geo.centre_x, (geo.chin_y + geo.forehead_y) / 2))
+                heights.append(geo.height)
+    if not centres:
+        raise DataError(f"{video}: no face found in the first 10 s to centre the 'face' crop on")
+    c = np.median(np.array(centres), axis=0)
+    return face_box((float(c[0]), float(c[1])), float(np.median(heights)), width, height, config.face_scale)
+
+
+def _fill_tracks(
+    tracks: list[FrameTrack | None], config: PrepConfig, video: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Gap], list[Gap]]:
+    """Arrays of every frame with gaps interpolated.
+
+    Returns:
+        (landmarks [F, 478, 3], matrices [F, 4, 4], blendshapes [F, 52], detected [F], gaps, long gaps).
+    """
+    detected = np.array([t is not None for t in tracks])
+    if not detected.any():
+        raise DataError(f"{video}: no face detected in any of the {len(tracks)} frames")
+    gaps = find_gaps(detected)
+    long_gaps = [g for g in gaps if g.length > config.max_gap]
+    if long_gaps and not config.allow_long_gaps:
+        listed = ", ".join(str(g) for g in long_gaps[:20]) + (" ..." if len(long_gaps) > 20 else "")
+        raise DataError(
+            f"{video}: no face in {len(long_gaps)} run(s) of more than {config.max_gap} frames (frames {listed}); "
+            "frames are never dropped (that would misalign images and audio): cut the video, raise --max-gap, "
+            "or pass --allow-long-gaps to interpolate them"
+        )
+    first = next(t for t in tracks if t is not None)
+    lms = np.stack([t.landmarks if t is not None else first.landmarks for t in tracks])
+    mats = np.stack([t.matrix if t is not None else first.matrix for t in tracks])
+    bs = np.stack([t.blendshapes if t is not None else first.blendshapes for t in tracks])
+    if gaps:
+        lms = interpolate_missing(lms, detected)
+        bs = interpolate_missing(bs, detected)
+        quats = pose.align_hemisphere(pose.matrix_to_quat(pose.orthonormalize(mats[:, :3, :3])))
+        quats = interpolate_missing(quats, detected)
+        trans = interpolate_missing(mats[:, :3, 3], detected)
+        mats = mats.copy()
+        mats[:, :3, :3] = pose.quat_to_matrix(quats)
+        mats[:, :3, 3] = trans
+    return lms.astype(np.float64), mats.astype(np.float64), bs.astype(np.float64), detected, gaps, long_gaps
+
+
+def _transforms(c2w: np.ndarray, ids: range, focal: float, width: int, height: int) -> dict:
+    return {
+        "focal_len": focal,
+        "cx": width / 2.0,
+        "cy": height / 2.0,
+        "w": width,
+        "h": height,
+        "frames": [{"img_id": i, "aud_id": i, "transform_matrix": c2w[i].tolist()} for i in ids],
+    }
+
+
+def prepare(
+    video: str | os.PathLike[str], out: str | os.PathLike[str], config: PrepConfig | None = None,
+    progress: ProgressFn = _no_progress,
+) -> PrepReport:
+    """Turn a talking-head video into a training folder.
+
+    Args:
+        video: the input video (any container/codec FFmpeg reads, with an audio track unless
+            ``config.audio`` is given).
+        out: the output folder (must not exist unless ``config.overwrite``).
+        config: options.
+        progress: called as ``progress(stage, done, total)``.
+
+    Returns:
+        The report (also saved as ``prep.json``).
+
+    Raises:
+        DataError: bad input (named in the message); nothing is left at `out`.
+        PluginError: an unknown audio encoder name.
+    """
+    cfg = config or PrepConfig()
+    video = Path(video)
+    out = Path(out)
+    t_start = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    # ------------------------------------------------------------ checks before writing anything
+    info = probe_video(video)
+    model = resolve_model_path(cfg.landmarker)
+    if cfg.audio is None and not info.has_audio:
+        raise DataError(
+            f"{video}: has no audio track; an audio-driven head needs the speech: pass --audio FILE "
+            "with the recording that belongs to the video"
+        )
+    audio_source = cfg.audio if cfg.audio is not None else video
+    samples = audio_mod.read_audio(audio_source)
+    if cfg.audio_features:
+        from pgs.core.groups import AUDIO_ENCODERS
+        from pgs.core.registry import registry
+
+        for name in cfg.audio_features:
+            registry(AUDIO_ENCODERS).get(name)  # unknown names fail here, before any work
+    folder = AtomicFolder(out, overwrite=cfg.overwrite)
+    box = _choose_box(cfg, video, model, info.width, info.height)
+    expected = output_frame_count(info, cfg.fps)
+    if cfg.max_frames is not None:
+        expected = min(expected, cfg.max_frames)
+    seconds["probe"] = time.perf_counter() - t_start
+
+    with folder as tmp, ThreadPoolExecutor(cfg.workers) as pool:
+        # ------------------------------------------------------------ pass 1: decode, track, save frames
+        t = time.perf_counter()
+        ori = tmp / "ori_imgs"
+        ori.mkdir()
+        tracks: list[FrameTrack | None] = []
+        writes = []
+        size_hw: tuple[int, int] | None = None
+        with FaceTracker(model, video=True) as tracker:
+            for i, rgb in enumerate(iter_frames(video, cfg.fps, cfg.max_frames)):
+                rgb = crop_resize(rgb, box, cfg.size)
+                size_hw = size_hw or rgb.shape[:2]
+                writes.append(pool.submit(_write_jpg, ori / f"{i}.jpg", rgb, cfg.jpeg_quality))
+                tracks.append(tracker.detect(rgb, int(np.rint(i * 1000.0 / cfg.fps))))
+                progress("track", i + 1, expected)
+        for w in writes:
+            w.result()
+        F = len(tracks)
+        if F < 2 or size_hw is None:
+            raise DataError(f"{video}: only {F} frame(s) decoded; need at least 2")
+        H, W = size_hw
+        seconds["decode_track"] = time.perf_counter() - t
+
+        # ------------------------------------------------------------ gaps and cameras
+        t = time.perf_counter()
+        lms, mats, bs, detected, _gaps, long_gaps = _fill_tracks(tracks, cfg, video)
+        uv = lms[..., :2] * np.array([W, H])
+        fit = pose.fit_cameras(
+            uv, lms[..., 2], mats, W, H, focal=cfg.focal, smooth_sigma=cfg.smooth_sigma,
+            expression_components=cfg.expression_components,
+        )
+        centre = pose.head_centre(fit.shape)
+        c2w = pose.camera_to_world(fit.rotations, fit.translations, centre)
+        head_world = (fit.shape - centre) * pose.CM_TO_UNITS
+        seconds["cameras"] = time.perf_counter() - t
+
+        # ------------------------------------------------------------ background
+        t = time.perf_counter()
+        sample_ids = np.unique(np.linspace(0, F - 1, min(F, BACKGROUND_SAMPLES)).round().astype(int))
+        frames = np.stack(list(pool.map(lambda i: _read_rgb(ori / f"{i}.jpg"), sample_ids)))
+        bgm = build_background(frames, np.median(uv, axis=0))
+        del frames
+        _write_jpg(tmp / "bc.jpg", bgm.bc, cfg.jpeg_quality)
+        seconds["background"] = time.perf_counter() - t
+
+        # ------------------------------------------------------------ pass 2: masks and images
+        t = time.perf_counter()
+        for sub in ("parsing", "gt_imgs", "torso_imgs", "semantic"):
+            (tmp / sub).mkdir()
+        sheet_ids = set(np.unique(np.linspace(0, F - 1, min(F, cfg.sheet_frames)).round().astype(int)).tolist())
+        lms68 = uv[:, list(MEDIAPIPE_TO_IBUG68)]
+        fit_err = fit.frame_errors
+
+        def masks_for(i: int) -> np.ndarray | None:
+            rgb = _read_rgb(ori / f"{i}.jpg")
+            face = masks_mod.polygon_mask(uv[i][list(mesh.FACE_OVAL)], H, W)
+            labels = masks_mod.parse_frame(rgb, uv[i], bgm.foreground(rgb, face))
+            _write_png(tmp / "parsing" / f"{i}.png", masks_mod.parsing_image(labels))
+            _write_png(tmp / "semantic" / f"{i}.png", labels)
+            gt = np.where((labels == masks_mod.BACKGROUND)[..., None], bgm.bc, rgb)
+            _write_jpg(tmp / "gt_imgs" / f"{i}.jpg", gt, cfg.jpeg_quality)
+            body = (labels == masks_mod.NECK) | (labels == masks_mod.TORSO)
+            rgba = np.zeros((H, W, 4), dtype=np.uint8)
+            rgba[..., :3] = np.where(body[..., None], rgb[..., ::-1], 0)
+            rgba[..., 3] = body * np.uint8(255)
+            _write_png(tmp / "torso_imgs" / f"{i}.png", rgba)
+            if i in sheet_ids:
+                tag = "" if detected[i] else " interp."
+                return annotate(rgb, labels, lms68[i], f"#{i} {fit_err[i]:.2f}px{tag}", 256)
+            return None
+
+        tiles: dict[int, np.ndarray] = {}
+        for done, (i, tile) in enumerate(zip(range(F), pool.map(masks_for, range(F)), strict=True)):
+            if tile is not None:
+                tiles[i] = tile
+            progress("masks", done + 1, F)
+        seconds["masks"] = time.perf_counter() - t
+
+        # ------------------------------------------------------------ landmarks, AUs, transforms
+        t = time.perf_counter()
+        for i in range(F):
+            np.savetxt(ori / f"{i}.lms", lms68[i], "%f")
+        np.save(tmp / "landmarks.npy", lms68.astype(np.float32))
+        np.save(tmp / "head_landmarks.npy", head_world.astype(np.float32))
+        aus = au_mod.blendshapes_to_aus(bs)
+        au_mod.write_au_csv(tmp / "au.csv", aus, cfg.fps, confidence=detected.astype(np.float64))
+        split = int(F * 10 / 11)
+        for name, ids in (("transforms_train.json", range(split)), ("transforms_val.json", range(split, F))):
+            (tmp / name).write_text(json.dumps(_transforms(c2w, ids, fit.focal, W, H), indent=2), encoding="utf-8")
+
+        # ------------------------------------------------------------ audio
+        n_samples = int(np.rint(F / cfg.fps * audio_mod.SAMPLE_RATE))
+        wav = np.zeros(n_samples, dtype=np.float32)
+        wav[: min(n_samples, samples.size)] = samples[:n_samples]
+        audio_mod.write_wav(tmp / "aud.wav", wav)
+        written = []
+        for name in cfg.audio_features:
+            feats = audio_mod.compute_features(name, wav, audio_mod.SAMPLE_RATE, cfg.fps, str(audio_source))
+            fname = audio_mod.feature_file_name(name)
+            np.save(tmp / fname, feats)
+            written.append(fname)
+        seconds["write"] = time.perf_counter() - t
+
+        # ------------------------------------------------------------ contact sheet and report
+        person_labels = bgm.person.astype(np.uint8) * masks_mod.TORSO
+        bc_tile = annotate(bgm.bc, person_labels, np.zeros((0, 2)), "bc.jpg + person", 256)
+        sheet = grid([bc_tile] + [tiles[i] for i in sorted(tiles)], columns=3)
+        _write_png(tmp / "contact_sheet.png", sheet)
+        total = time.perf_counter() - t_start
+        distance = np.linalg.norm(c2w[:, :3, 3], axis=1)
+        report = PrepReport(
+            output=str(out), frames=F, width=W, height=H, fps=cfg.fps, source_fps=info.fps,
+            variable_frame_rate=info.variable_frame_rate, detected=int(detected.sum()),
+            detection_rate=float(detected.mean()),
+            interpolated_frames=[int(i) for i in np.flatnonzero(~detected)],
+            long_gaps=[str(g) for g in long_gaps], focal=fit.focal,
+            reprojection_px_median=float(np.median(fit.frame_errors)),
+            reprojection_px_max=float(fit.frame_errors.max()),
+            rigid_reprojection_px_median=float(np.median(fit.rigid_errors.mean(axis=1))),
+            head_extent=np.abs(head_world).max(axis=0).round(4).tolist(),
+            camera_distance=float(np.median(distance)),
+            audio_seconds=wav.size / audio_mod.SAMPLE_RATE, audio_source=str(audio_source),
+            audio_features=written, seconds={k: round(v, 3) for k, v in seconds.items()},
+            seconds_total=total, seconds_per_frame=total / F,
+        )
+        (tmp / "prep.json").write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+    return report
+
+
+__all__ = ["PrepReport", "prepare"]
