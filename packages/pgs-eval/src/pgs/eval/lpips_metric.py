@@ -200,7 +200,7 @@ class LpipsEvaluator(Evaluator):
         except MissingWeightsError as exc:
             if cfg.on_missing == "error" or cfg.backbone_weights is not None:
                 raise
-            protocol = self._protocol(region.description)
+            protocol = self._protocol(region.box_description())
             return [MetricValue("LPIPS", None, False, protocol, f"weights not supplied: {exc}")]
         values: list[Tensor] = []
         if region.boxes is None:
@@ -211,7 +211,7 @@ class LpipsEvaluator(Evaluator):
             for p, t in zip(region.crops(predicted), region.crops(target), strict=True):
                 values.append(lpips_distance(model, p[None], t[None]))
         per_frame = torch.cat(values)
-        return [MetricValue("LPIPS", float(per_frame.mean()), False, self._protocol(region.description))]
+        return [MetricValue("LPIPS", float(per_frame.mean()), False, self._protocol(region.box_description()))]
 
 
 SPEC = ComponentSpec(
