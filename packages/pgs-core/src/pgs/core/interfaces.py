@@ -105,7 +105,10 @@ class AudioFeatures:
         offsets = torch.arange(size, device=self.features.device) - size // 2
         frames = indices.to(self.features.device, torch.int64)[:, None] + offsets[None, :]  # [B, size]
         inside = (frames >= 0) & (frames < self.num_frames)
-        out = self.features[frames.clamp(0, self.num_frames - 1)]
+        # index_select rather than advanced indexing: the latter is ~100x slower with several
+        # intra-op threads on a busy CPU (measured 36 ms vs 0.2 ms per window).
+        flat = self.features.index_select(0, frames.clamp(0, self.num_frames - 1).reshape(-1))
+        out = flat.view(*frames.shape, *self.features.shape[1:])
         return out * inside[:, :, None, None].to(out.dtype)
 
     def check_matches(self, layout: str, channels: int, steps: int | None = None) -> None:
