@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.path import Path as MplPath
+
+from pgs.core.data import masks_from_parsing
+from pgs.prep import masks as M
+from pgs.prep import mesh
+from pgs.prep.background import build_background
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_polygon_mask_matches_point_in_polygon(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(3, 9))
+    ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+    r = rng.uniform(5, 25, n)
+    pts = np.stack([32 + r * np.cos(ang), 32 + r * np.sin(ang)], 1)  # star-shaped, simple polygon
+    got = M.polygon_mask(pts, 64, 64)
+    ys, xs = np.mgrid[0:64, 0:64] + 0.5
+    ref = MplPath(pts).contains_points(np.stack([xs.ravel(), ys.ravel()], 1)).reshape(64, 64)
+    # cv2.fillPoly also fills the pixels its edges pass through: every pixel whose centre is
+    # inside is set, and the extra ones lie within one pixel of the outline.
+    centres = np.stack([xs.ravel(), ys.ravel()], 1)
+    a, b = pts, np.roll(pts, -1, axis=0)
+    ab = b - a
+    s = np.clip(((centres[:, None] - a[None]) * ab[None]).sum(-1) / (ab**2).sum(-1)[None], 0, 1)
+    dist = np.linalg.norm(centres[:, None] - (a[None] + s[..., None] * ab[None]), axis=-1).min(1).reshape(64, 64)
+    assert not (ref & ~got & (dist > 0.25)).any()  # fillPoly is exact to a fraction of a pixel
+    assert not (got & ~ref & (dist > 1.0)).any()
+
+
+def test_mesh_loops_are_edges_of_mediapipe_contours() -> None:
+    from mediapipe.tasks.python.vision import FaceLandmarksConnections as C
+
+    def edges(c):
+        return {frozenset((e.start, e.end)) for e in c}
+
+    for loop, conn in [
+        (mesh.FACE_OVAL, C.FACE_LANDMARKS_FACE_OVAL), (mesh.LIPS_OUTER, C.FACE_LANDMARKS_LIPS),
+        (mesh.LIPS_INNER, C.FACE_LANDMARKS_LIPS), (mesh.LEFT_EYE, C.FACE_LANDMARKS_LEFT_EYE),
+        (mesh.RIGHT_EYE, C.FACE_LANDMARKS_RIGHT_EYE),
+    ]:
+        assert all(frozenset(p) in edges(conn) for p in zip(loop, loop[1:] + loop[:1]))
+    for loop, conn in [(mesh.LEFT_EYEBROW, C.FACE_LANDMARKS_LEFT_EYEBROW),
+                       (mesh.RIGHT_EYEBROW, C.FACE_LANDMARKS_RIGHT_EYEBROW)]:
+        # Two open chains closed at both ends.
+        assert sum(frozenset(p) in edges(conn) for p in zip(loop, loop[1:] + loop[:1])) == len(loop) - 2
+
+
+def _ellipse(idx, cx, cy, rx, ry, lms, start=-np.pi / 2) -> None:
+    a = start + np.linspace(0, 2 * np.pi, len(idx), endpoint=False)
+    lms[list(idx)] = np.stack([cx + rx * np.cos(a), cy + ry * np.sin(a)], 1)
+
+
+def synthetic_scene(size: int = 128):
+    """A cartoon speaker with known regions and 478 landmarks placed on its contours."""
+    h = w = size
+    ys, xs = np.mgrid[0:h, 0:w] + 0.5
+    img = np.full((h, w, 3), (90, 120, 160), np.uint8)  # blue-grey background
+    truth = np.zeros((h, w), np.uint8)
+    cx, cy, rx, ry = 64, 52, 20, 26
+    hair = ((xs - cx) / (rx + 8)) ** 2 + ((ys - (cy - 6)) / (ry + 8)) ** 2 < 1
+    torso = (ys > 100) & (np.abs(xs - cx) < 45)
+    neck = (ys > cy + 10) & (ys <= 100) & (np.abs(xs - cx) < 10)
+    face = ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 < 1
+    for region, colour, label in [(hair, (40, 25, 15), M.HAIR), (torso, (30, 60, 30), M.TORSO),
+                                  (neck, (200, 150, 120), M.NECK), (face, (205, 155, 125), M.FACE)]:
+        img[region] = colour
+        truth[region] = label
+    lms = np.tile([cx, cy], (478, 1)).astype(np.float64)
+    # FACE_OVAL starts at the forehead (10) and goes clockwise in the image.
+    _ellipse(mesh.FACE_OVAL, cx, cy, rx, ry, lms)
+    _ellipse(mesh.LIPS_OUTER, cx, cy + 14, 8, 4, lms, start=np.pi)
+    _ellipse(mesh.LIPS_INNER, cx, cy + 14, 5, 2, lms, start=np.pi)
+    _ellipse(mesh.LEFT_EYE, cx + 8, cy - 5, 4, 2, lms)
+    _ellipse(mesh.RIGHT_EYE, cx - 8, cy - 5, 4, 2, lms)
+    _ellipse(mesh.LEFT_EYEBROW, cx + 8, cy - 10, 4, 1, lms)
+    _ellipse(mesh.RIGHT_EYEBROW, cx - 8, cy - 10, 4, 1, lms)
+    inner = M.polygon_mask(lms[list(mesh.LIPS_INNER)], h, w)
+    img[inner] = (60, 10, 10)
+    return img, truth, lms, inner
+
+
+def test_parse_frame_labels_a_synthetic_speaker() -> None:
+    img, truth, lms, inner = synthetic_scene()
+    labels = M.parse_frame(img, lms, truth > 0)
+    assert (labels[inner] == M.MOUTH).all()
+    assert (labels[truth == 0] == M.BACKGROUND).all()
+    for region, expected, min_share in [(M.FACE, {M.FACE, M.EYES, M.LIPS, M.MOUTH}, 0.97),
+                                        (M.HAIR, {M.HAIR}, 0.85), (M.TORSO, {M.TORSO}, 0.85),
+                                        (M.NECK, {M.NECK}, 0.6)]:
+        # Hair that hangs below the jaw line is labelled neck/torso by design (README).
+        got = labels[truth == region]
+        assert np.isin(got, list(expected)).mean() >= min_share, region
+
+
+def test_parsing_colours_read_back_by_the_dataset_loader(tmp_path) -> None:
+    import cv2
+
+    img, truth, lms, inner = synthetic_scene()
+    labels = M.parse_frame(img, lms, truth > 0)
+    cv2.imwrite(str(tmp_path / "p.png"), M.parsing_image(labels))
+    rgb = cv2.imread(str(tmp_path / "p.png"))[..., ::-1].copy()
+    masks = masks_from_parsing(rgb)
+    face_like = np.isin(labels, [M.FACE, M.EYES, M.LIPS])
+    np.testing.assert_array_equal(masks.face, face_like)
+    np.testing.assert_array_equal(masks.mouth, labels == M.MOUTH)
+    np.testing.assert_array_equal(masks.hair, labels == M.HAIR)
+    np.testing.assert_array_equal(masks.neck, labels == M.NECK)
+    np.testing.assert_array_equal(masks.torso, labels == M.TORSO)
+
+
+def test_background_model_recovers_the_person_and_the_background() -> None:
+    img, truth, lms, _ = synthetic_scene()
+    rng = np.random.default_rng(0)
+    frames = []
+    for _ in range(9):
+        f = img.astype(np.int16) + rng.integers(-4, 5, img.shape)
+        frames.append(np.clip(f, 0, 255).astype(np.uint8))
+    bgm = build_background(np.stack(frames), lms)
+    person = truth > 0
+    iou = (bgm.person & person).sum() / (bgm.person | person).sum()
+    assert iou > 0.9
+    # bc.jpg: the true background colour wherever the background was visible, and filled
+    # with background-like colour under the person.
+    diff = np.abs(bgm.bc.astype(int) - np.array([90, 120, 160])).max(-1)
+    assert np.median(diff[~person]) <= 4
+    assert np.median(diff[person]) <= 10
+    fg = bgm.foreground(frames[0], M.polygon_mask(lms[list(mesh.FACE_OVAL)], 128, 128))
+    assert (fg & person).sum() / (fg | person).sum() > 0.9
