@@ -298,12 +298,15 @@ def check_fusion(spec: ComponentSpec[Any, Any], points: int = 64, seed: int = 0)
     _require(spec.group == FUSION, f"{spec.name}: group is {spec.group!r}, expected {FUSION!r}")
     _require(points >= 2, "points must be at least 2")
     check_component_spec(spec)
-    state = torch.random.get_rng_state()
+    state, threads = torch.random.get_rng_state(), torch.get_num_threads()
+    # The checks use a few dozen points: extra intra-op threads only add contention.
+    torch.set_num_threads(1)
     try:
         for label, params in SETTINGS:
             _check_setting(_Setting(spec, label, params, seed), points)
     finally:
         torch.random.set_rng_state(state)
+        torch.set_num_threads(threads)
 
 
 __all__ = ["INITIAL_OFFSET_BOUND", "INITIAL_POSITION_BOUND", "SETTINGS", "check_fusion"]
