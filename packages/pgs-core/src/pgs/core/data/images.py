@@ -45,7 +45,7 @@ def read_image(path: Path, mode: str = "RGB") -> np.ndarray:
             img.load()
             if mode == "RGBA" and img.mode not in ("RGBA", "LA", "PA") and "transparency" not in img.info:
                 raise DataError(f"{path}: expected an image with an alpha channel (RGBA), got mode {img.mode}")
-            return np.asarray(img.convert(mode))
+            return np.array(img.convert(mode))
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
