@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pgs.core.errors import ConfigError, DataError
 from pgs.core.interfaces import EvaluationInputs
 from pgs.core.landmarks68 import MEDIAPIPE_MOUTH, MEDIAPIPE_TO_IBUG68, MOUTH
+from pgs.core.registry import registry
 from pgs.eval.errors import MissingWeightsError
 from pgs.eval.landmarks import (
     LandmarkSource,
@@ -104,6 +105,8 @@ def test_landmark_source_registry() -> None:
     assert {"exact", "mediapipe", "fan"} <= set(landmark_source_names())
     with pytest.raises(ConfigError, match=r"known: .*exact"):
         landmark_source("dlib")
+    with pytest.raises(ConfigError, match=r"source: .*unknown landmark source 'dlib'"):
+        registry("pgs.evaluators").create("lmd", {"source": "dlib"})
 
     class Shifted(LandmarkSource):
         name = "fixed"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import Tensor
 
 from pgs.core.config import ComponentConfig
@@ -19,7 +19,7 @@ from pgs.core.errors import DataError
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
 from pgs.core.landmarks68 import MOUTH
 from pgs.core.registry import ComponentSpec
-from pgs.eval.landmarks import LandmarkSource, landmark_source
+from pgs.eval.landmarks import LandmarkSource, landmark_source, landmark_source_names
 from pgs.eval.regions import check_frames, check_landmarks
 
 
@@ -64,6 +64,14 @@ class LmdConfig(ComponentConfig):
         None, description="MediaPipe Face Landmarker model (face_landmarker.task); 'mediapipe' source only."
     )
     device: str = Field("cpu", description="Torch device of the FAN detector; 'fan' source only.")
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, value: str) -> str:
+        names = landmark_source_names()
+        if value not in names:
+            raise ValueError(f"unknown landmark source {value!r}; known: {', '.join(names)}")
+        return value
 
 
 class LmdEvaluator(Evaluator):
