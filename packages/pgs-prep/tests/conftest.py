@@ -27,8 +27,9 @@ def model() -> Path:
 def write_video(path: Path, frames: list[np.ndarray], pts: list[int] | None = None, time_base: int = 25,
                 audio: np.ndarray | None = None) -> None:
     """Encode RGB frames with PyAV (mpeg4); `pts` in units of 1/time_base seconds; optional mono 16 kHz audio."""
-    import av
     from fractions import Fraction
+
+    import av
 
     h, w = frames[0].shape[:2]
     with av.open(str(path), "w") as out:
@@ -62,3 +63,13 @@ def real_frames(n: int, size: int = 256) -> list[np.ndarray]:
     from pgs.prep.video import iter_frames
 
     return [cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in iter_frames(CLIP, 25.0, n)]
+
+
+@pytest.fixture
+def make_video():
+    return write_video
+
+
+@pytest.fixture
+def clip_frames(clip):
+    return real_frames

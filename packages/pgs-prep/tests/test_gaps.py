@@ -46,7 +46,7 @@ def _track(k: float) -> FrameTrack:
 def test_fill_policy(tmp_path) -> None:
     tracks = [_track(float(i)) for i in range(10)]
     tracks[3] = None  # isolated: interpolated
-    lms, mats, bs, detected, gaps, long_gaps = _fill_tracks(tracks, PrepConfig(max_gap=2), tmp_path / "v.mp4")
+    lms, mats, bs, detected, _gaps, long_gaps = _fill_tracks(tracks, PrepConfig(max_gap=2), tmp_path / "v.mp4")
     assert detected.tolist() == [i != 3 for i in range(10)] and not long_gaps
     assert lms[3, 0, 0] == pytest.approx(3.0) and mats[3, 0, 3] == pytest.approx(3.0) and bs[3, 0] == pytest.approx(0.3)
     np.testing.assert_allclose(mats[3, :3, :3], np.eye(3), atol=1e-12)

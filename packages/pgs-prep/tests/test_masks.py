@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.path import Path as MplPath
@@ -45,11 +44,11 @@ def test_mesh_loops_are_edges_of_mediapipe_contours() -> None:
         (mesh.LIPS_INNER, C.FACE_LANDMARKS_LIPS), (mesh.LEFT_EYE, C.FACE_LANDMARKS_LEFT_EYE),
         (mesh.RIGHT_EYE, C.FACE_LANDMARKS_RIGHT_EYE),
     ]:
-        assert all(frozenset(p) in edges(conn) for p in zip(loop, loop[1:] + loop[:1]))
+        assert all(frozenset(p) in edges(conn) for p in zip(loop, loop[1:] + loop[:1], strict=False))
     for loop, conn in [(mesh.LEFT_EYEBROW, C.FACE_LANDMARKS_LEFT_EYEBROW),
                        (mesh.RIGHT_EYEBROW, C.FACE_LANDMARKS_RIGHT_EYEBROW)]:
         # Two open chains closed at both ends.
-        assert sum(frozenset(p) in edges(conn) for p in zip(loop, loop[1:] + loop[:1])) == len(loop) - 2
+        assert sum(frozenset(p) in edges(conn) for p in zip(loop, loop[1:] + loop[:1], strict=False)) == len(loop) - 2
 
 
 def _ellipse(idx, cx, cy, rx, ry, lms, start=-np.pi / 2) -> None:
@@ -102,7 +101,7 @@ def test_parse_frame_labels_a_synthetic_speaker() -> None:
 def test_parsing_colours_read_back_by_the_dataset_loader(tmp_path) -> None:
     import cv2
 
-    img, truth, lms, inner = synthetic_scene()
+    img, truth, lms, _inner = synthetic_scene()
     labels = M.parse_frame(img, lms, truth > 0)
     cv2.imwrite(str(tmp_path / "p.png"), M.parsing_image(labels))
     rgb = cv2.imread(str(tmp_path / "p.png"))[..., ::-1].copy()

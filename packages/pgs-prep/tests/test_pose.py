@@ -75,14 +75,14 @@ def _synthetic_track(seed: int, focal: float, frames: int = 30, size: int = 512,
 
 
 def test_fit_recovers_a_synthetic_camera() -> None:
-    S, R, t, uv, z_rel, mats = _synthetic_track(0, focal=900.0)
+    _S, _R, _t, uv, z_rel, mats = _synthetic_track(0, focal=900.0)
     fit = pose.fit_cameras(uv, z_rel, mats, 512, 512, smooth_sigma=0.0, expression_components=0)
     assert np.median(fit.rigid_errors) < 0.1
     assert fit.focal == pytest.approx(900.0, rel=0.1)
 
 
 def test_fixed_focal_poses_reproject_exactly() -> None:
-    S, R, t, uv, z_rel, mats = _synthetic_track(1, focal=700.0)
+    _S, _R, _t, uv, z_rel, mats = _synthetic_track(1, focal=700.0)
     fit = pose.fit_cameras(uv, z_rel, mats, 512, 512, focal=700.0, smooth_sigma=0.0, expression_components=0)
     assert fit.focal == 700.0
     # Two pose/shape alternation rounds: sub-pixel, not exact.
@@ -92,7 +92,7 @@ def test_fixed_focal_poses_reproject_exactly() -> None:
 
 def test_transform_matrix_round_trip_through_core_cameras() -> None:
     """c2w written for the folder + pgs.core's OpenGL->OpenCV conversion reproject the landmarks."""
-    S, R, t, uv, z_rel, mats = _synthetic_track(3, focal=800.0)
+    _S, _R, _t, uv, z_rel, mats = _synthetic_track(3, focal=800.0)
     fit = pose.fit_cameras(uv, z_rel, mats, 512, 512, focal=800.0, smooth_sigma=0.0, expression_components=0)
     centre = pose.head_centre(fit.shape)
     c2w = pose.camera_to_world(fit.rotations, fit.translations, centre)
