@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field
 from torch import Tensor, nn
 
 from pgs.audio.base import WaveformEncoder
@@ -135,14 +135,9 @@ class SslConfig(AudioEncoderConfig):
     num_layers: int | None = Field(
         None,
         ge=1,
-        description="For fast tests only (needs random_init): keep the first N transformer layers; None: all.",
+        description="For fast tests only: keep the first N transformer layers (a weights file must then hold "
+        "exactly those); None: all, as the published checkpoints.",
     )
-
-    @model_validator(mode="after")
-    def _check_layers(self) -> SslConfig:
-        if self.num_layers is not None and not self.random_init:
-            raise ValueError("num_layers is for tests with random_init=True; pretrained weights need every layer")
-        return self
 
 
 class HubertConfig(SslConfig):

@@ -86,6 +86,14 @@ def _expect_error(call: Callable[[], Any], what: str, name: str, mention: str | 
     raise ContractError(f"{name}: {what} was accepted, expected a ValueError/TypeError")
 
 
+def _call(call: Callable[[], Any], what: str, name: str) -> Any:
+    """Run a call that must succeed, turning any exception into a `ContractError` naming it."""
+    try:
+        return call()
+    except Exception as exc:
+        raise ContractError(f"{name}: {what} raised {type(exc).__name__}: {exc}") from None
+
+
 def _check_features(feats: Any, encoder: AudioEncoder, frames: int, fps: float, what: str) -> AudioFeatures:
     name = encoder.name
     _require(isinstance(feats, AudioFeatures), f"{name}: {what} returned {type(feats).__name__}, not AudioFeatures")
@@ -132,12 +140,13 @@ def check_audio_encoder(
     fps = float(getattr(config, "fps", 25.0))
     rate = encoder.sample_rate
     signal = contract_signal(1.3, rate)
-    first = _check_features(encoder.encode(signal, rate), encoder, math.floor(1.3 * fps + 0.5), fps, "encode")
+    encoded = _call(lambda: encoder.encode(signal, rate), "encode", name)
+    first = _check_features(encoded, encoder, math.floor(1.3 * fps + 0.5), fps, "encode")
     again = encoder.encode(signal.clone(), rate)
     _require(torch.equal(first.features, again.features), f"{name}: the same input gave different features")
 
     other_rate = 22050 if rate != 22050 else 16000
-    feats = encoder.encode(contract_signal(1.0, other_rate, seed=1), other_rate)
+    feats = _call(lambda: encoder.encode(contract_signal(1.0, other_rate, seed=1), other_rate), "encode", name)
     _check_features(feats, encoder, math.floor(1.0 * fps + 0.5), fps, f"encode at {other_rate} Hz")
     if "fps" in type(config).model_fields:
         fps30 = spec.factory(type(config).model_validate({**config.model_dump(), "fps": 30.0}))
@@ -146,7 +155,8 @@ def check_audio_encoder(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "contract.wav"
         pcm = write_wav16(path, signal, rate)
-        from_file = _check_features(encoder.encode_file(path), encoder, first.num_frames, fps, "encode_file")
+        loaded = _call(lambda: encoder.encode_file(path), "encode_file", name)
+        from_file = _check_features(loaded, encoder, first.num_frames, fps, "encode_file")
         from_array = encoder.encode(pcm, rate)
         _require(
             torch.allclose(from_file.features, from_array.features, rtol=1e-4, atol=1e-4),
