@@ -65,6 +65,8 @@ class _CompositeFunction(torch.autograd.Function):
         trans = np.empty((C, height, width), f32)
         last = np.empty((C, height, width), np.int64)
         packed = np.empty((M, _k.PACK_WIDTH), f32)
+        spans = np.empty((M, 4), np.float64)
+        rows = np.empty((M, 2), np.int64)
         counts_m = np.empty(M, np.int32)
         counts = np.zeros(C * N, np.int32)
         with _KERNEL_LOCK:
@@ -87,12 +89,20 @@ class _CompositeFunction(torch.autograd.Function):
                 trans,
                 last,
                 packed,
+                spans,
+                rows,
                 counts_m,
             )
             _k.reduce_counts(starts, ids, N, tiles_x * tiles_y, counts_m, counts)
         trans_t = torch.from_numpy(trans)
         ctx.save_for_backward(
-            torch.from_numpy(packed), torch.from_numpy(starts), torch.from_numpy(ids), trans_t, torch.from_numpy(last)
+            torch.from_numpy(packed),
+            torch.from_numpy(spans),
+            torch.from_numpy(rows),
+            torch.from_numpy(starts),
+            torch.from_numpy(ids),
+            trans_t,
+            torch.from_numpy(last),
         )
         ctx.geometry = (C, N, width, height, tile_size, tiles_x, tiles_y)
         counts_t = torch.from_numpy(counts).view(C, N)
@@ -104,7 +114,7 @@ class _CompositeFunction(torch.autograd.Function):
     def backward(  # type: ignore[override]
         ctx: Any, grad_color: Tensor, grad_alpha: Tensor, grad_depth: Tensor, _grad_counts: Tensor
     ) -> tuple[Tensor | None, ...]:
-        packed, starts, ids, trans, last = ctx.saved_tensors
+        packed, spans, rows, starts, ids, trans, last = ctx.saved_tensors
         C, N, width, height, tile_size, tiles_x, tiles_y = ctx.geometry
         f32 = np.float32
         M = int(ids.shape[0])
@@ -119,6 +129,8 @@ class _CompositeFunction(torch.autograd.Function):
         with _KERNEL_LOCK:
             _k.backward_tiles(
                 packed.numpy(),
+                spans.numpy(),
+                rows.numpy(),
                 starts_np,
                 width,
                 height,

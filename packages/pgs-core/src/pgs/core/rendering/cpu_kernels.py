@@ -40,12 +40,98 @@ _T_MIN = np.float32(1e-4)
 # sigma_max = log(255 * opacity) + margin: pairs with sigma above it have alpha < 1/255 for sure,
 # so `exp` is skipped for them; the exact test (alpha < 1/255) still decides for the rest.
 _SIGMA_MARGIN = 1e-3
+# Extra pixels on each side of a Gaussian's row span (float64 span arithmetic; conservative).
+_SPAN_PAD = 0.01
 
 #: Columns of the packed intersection record.
 PACK_WIDTH = 12
 #: Columns of the per-intersection gradient record: d means2d (2), d conic (3), d colour (3),
 #: d opacity (1), d depth (1).
 GRAD_WIDTH = 10
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pack(
+    m: int,
+    g: int,
+    means2d: np.ndarray,
+    conics: np.ndarray,
+    colors: np.ndarray,
+    opacities: np.ndarray,
+    depths: np.ndarray,
+    packed: np.ndarray,
+    spans: np.ndarray,
+    rows: np.ndarray,
+) -> None:
+    """Write intersection record `m` for Gaussian row `g`, with its row range and span coefficients.
+
+    The pixels a Gaussian can composite into satisfy sigma <= sigma_max. For a conservative
+    superset, the ellipse sigma <= s' with s' = sigma_max (1 + 1e-2) + 0.05 is intersected with
+    each pixel row: with dy = my - (y + 0.5), the pixel columns x satisfy
+    |x + 0.5 - mx - (b / a) dy| <= sqrt(2 s' / a - (det / a^2) dy^2), det = a c - b^2.
+    The margins cover float32 rounding of sigma; the exact alpha test still decides per pixel.
+    Ill-conditioned or non-positive-definite conics fall back to whole tile rows.
+    """
+    op = opacities[g]
+    ca = conics[g, 0]
+    cb = conics[g, 1]
+    cc = conics[g, 2]
+    packed[m, 0] = means2d[g, 0]
+    packed[m, 1] = means2d[g, 1]
+    packed[m, 2] = ca
+    packed[m, 3] = cb
+    packed[m, 4] = cc
+    packed[m, 5] = op
+    packed[m, 7] = colors[g, 0]
+    packed[m, 8] = colors[g, 1]
+    packed[m, 9] = colors[g, 2]
+    packed[m, 10] = depths[g]
+    packed[m, 11] = _ZERO
+    if not op * 255.0 >= 1.0:  # also catches NaN: alpha < 1/255 everywhere, never composited
+        packed[m, 6] = np.float32(-1.0)
+        rows[m, 0] = 1
+        rows[m, 1] = 0
+        return
+    thr = math.log(255.0 * np.float64(op)) + _SIGMA_MARGIN
+    packed[m, 6] = np.float32(thr)
+    a = np.float64(ca)
+    b = np.float64(cb)
+    c = np.float64(cc)
+    det = a * c - b * b
+    half_trace = 0.5 * (a + c)
+    root = math.sqrt(max(0.0, half_trace * half_trace - det))
+    lam_max = half_trace + root
+    lam_min = det / lam_max if lam_max > 0.0 else 0.0
+    s_wide = thr * 1.01 + 0.05
+    if a > 0.0 and det > 0.0 and lam_min * 1e4 > lam_max:
+        my = np.float64(means2d[g, 1])
+        half_h = math.sqrt(2.0 * s_wide * a / det)  # row extent: cov_yy = a / det
+        rows[m, 0] = math.ceil(my - half_h - 0.5 - _SPAN_PAD)
+        rows[m, 1] = math.floor(my + half_h - 0.5 + _SPAN_PAD)
+        spans[m, 0] = b / a
+        spans[m, 1] = 2.0 * s_wide / a
+        spans[m, 2] = det / (a * a)
+        spans[m, 3] = 1.0
+    else:
+        rows[m, 0] = -(1 << 30)
+        rows[m, 1] = 1 << 30
+        spans[m, 3] = 0.0  # whole tile rows
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _row_span(m: int, py: float, x0: int, x1: int, packed: np.ndarray, spans: np.ndarray) -> tuple[int, int]:
+    """Half-open pixel column range of row centre `py` that intersection `m` may cover, clipped to [x0, x1)."""
+    if spans[m, 3] == 0.0:
+        return x0, x1
+    dy = np.float64(packed[m, 1]) - py
+    disc = spans[m, 1] - spans[m, 2] * dy * dy
+    if disc < 0.0:
+        return x0, x0
+    half_w = math.sqrt(disc)
+    centre = np.float64(packed[m, 0]) + spans[m, 0] * dy - 0.5
+    lo = max(x0, math.ceil(centre - half_w - _SPAN_PAD))
+    hi = min(x1, math.floor(centre + half_w + _SPAN_PAD) + 1)
+    return lo, hi
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -68,9 +154,15 @@ def forward_tiles(
     out_trans: np.ndarray,
     out_last: np.ndarray,
     packed: np.ndarray,
+    spans: np.ndarray,
+    rows: np.ndarray,
     counts_m: np.ndarray,
 ) -> None:
     """Front-to-back compositing of every tile of every camera.
+
+    Each pixel walks its tile's list front to back exactly as the contract says; the loops run
+    per pixel row with the Gaussians outer, so that each Gaussian visits only the pixel columns
+    its ellipse can reach in that row (results are identical to a per-pixel walk).
 
     Args:
         means2d: [C*N, 2] float32 pixel centres.
@@ -91,6 +183,8 @@ def forward_tiles(
         out_trans: [C, H, W] float32, written (final transmittance T; alpha = 1 - T).
         out_last: [C, H, W] int64, written: one past the last composited intersection index.
         packed: [M, PACK_WIDTH] float32, written: the intersection records (reused by backward).
+        spans: [M, 4] float64, written: row-span coefficients (reused by backward).
+        rows: [M, 2] int64, written: first and last pixel row each intersection may cover.
         counts_m: [M] int32, written: composited pixels of each intersection.
     """
     tiles_per_cam = tiles_x * tiles_y
@@ -104,69 +198,96 @@ def forward_tiles(
         end = tile_starts[t + 1]
         base = cam * num_gaussians
         for m in range(start, end):
-            g = base + gaussian_ids[m]
-            op = opacities[g]
-            packed[m, 0] = means2d[g, 0]
-            packed[m, 1] = means2d[g, 1]
-            packed[m, 2] = conics[g, 0]
-            packed[m, 3] = conics[g, 1]
-            packed[m, 4] = conics[g, 2]
-            packed[m, 5] = op
-            if op * 255.0 >= 1.0:
-                packed[m, 6] = np.float32(math.log(255.0 * op) + _SIGMA_MARGIN)
-            else:
-                packed[m, 6] = np.float32(-1.0)  # alpha < 1/255 everywhere: never composited
-            packed[m, 7] = colors[g, 0]
-            packed[m, 8] = colors[g, 1]
-            packed[m, 9] = colors[g, 2]
-            packed[m, 10] = depths[g]
-            packed[m, 11] = _ZERO
-            counts_m[m] = 0
+            _pack(m, base + gaussian_ids[m], means2d, conics, colors, opacities, depths, packed, spans, rows)
+            counts_m[m] = 0  # stays 0 for intersections after the tile is saturated
         x0 = tx * tile_size
         y0 = ty * tile_size
         x1 = min(x0 + tile_size, width)
         y1 = min(y0 + tile_size, height)
-        for y in range(y0, y1):
-            py = np.float32(y) + _HALF
-            for x in range(x0, x1):
-                px = np.float32(x) + _HALF
-                trans = _ONE
-                acc_r = _ZERO
-                acc_g = _ZERO
-                acc_b = _ZERO
-                acc_d = _ZERO
-                last = start
-                for m in range(start, end):
-                    dx = packed[m, 0] - px
-                    dy = packed[m, 1] - py
-                    sigma = _HALF * (packed[m, 2] * dx * dx + packed[m, 4] * dy * dy) + packed[m, 3] * dx * dy
-                    if sigma < _ZERO or sigma > packed[m, 6]:
+        tw = x1 - x0
+        npix = tw * (y1 - y0)
+        # per-pixel state of the tile: T, r, g, b, depth; end of composited range; done flag
+        state = np.empty((npix, 5), np.float32)
+        last_l = np.empty(npix, np.int64)
+        done = np.zeros(npix, np.bool_)
+        row_active = np.full(y1 - y0, tw, np.int64)  # pixels of each row not saturated yet
+        for i in range(npix):
+            state[i, 0] = _ONE
+            state[i, 1] = _ZERO
+            state[i, 2] = _ZERO
+            state[i, 3] = _ZERO
+            state[i, 4] = _ZERO
+            last_l[i] = start
+        active = npix
+        for m in range(start, end):
+            ylo = max(rows[m, 0], y0)
+            yhi = min(rows[m, 1] + 1, y1)
+            if ylo >= yhi:
+                continue
+            mx = packed[m, 0]
+            my = packed[m, 1]
+            ca = packed[m, 2]
+            cb = packed[m, 3]
+            cc = packed[m, 4]
+            op = packed[m, 5]
+            thr = packed[m, 6]
+            c_r = packed[m, 7]
+            c_g = packed[m, 8]
+            c_b = packed[m, 9]
+            z = packed[m, 10]
+            n_comp = 0
+            for y in range(ylo, yhi):
+                if row_active[y - y0] == 0:
+                    continue
+                py = np.float32(y) + _HALF
+                lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
+                dy = my - py
+                row = (y - y0) * tw - x0
+                for x in range(lo, hi):
+                    i = row + x
+                    if done[i]:
                         continue
-                    alpha = min(_ALPHA_MAX, packed[m, 5] * np.float32(math.exp(-sigma)))
+                    dx = mx - (np.float32(x) + _HALF)
+                    sigma = _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                    if sigma < _ZERO or sigma > thr:
+                        continue
+                    alpha = min(_ALPHA_MAX, op * np.float32(math.exp(-sigma)))
                     if alpha < _ALPHA_MIN:
                         continue
+                    trans = state[i, 0]
                     next_trans = trans * (_ONE - alpha)
                     if next_trans < _T_MIN:
-                        break  # 3DGS rule: the saturating Gaussian is not composited
+                        done[i] = True  # 3DGS rule: the saturating Gaussian is not composited
+                        active -= 1
+                        row_active[y - y0] -= 1
+                        continue
                     w = alpha * trans
-                    acc_r += packed[m, 7] * w
-                    acc_g += packed[m, 8] * w
-                    acc_b += packed[m, 9] * w
-                    acc_d += packed[m, 10] * w
-                    counts_m[m] += 1
-                    trans = next_trans
-                    last = m + 1
-                out_color[cam, y, x, 0] = acc_r
-                out_color[cam, y, x, 1] = acc_g
-                out_color[cam, y, x, 2] = acc_b
-                out_depth[cam, y, x] = acc_d
-                out_trans[cam, y, x] = trans
-                out_last[cam, y, x] = last
+                    state[i, 1] += c_r * w
+                    state[i, 2] += c_g * w
+                    state[i, 3] += c_b * w
+                    state[i, 4] += z * w
+                    state[i, 0] = next_trans
+                    last_l[i] = m + 1
+                    n_comp += 1
+            counts_m[m] = n_comp
+            if active == 0:
+                break
+        for y in range(y0, y1):
+            for x in range(x0, x1):
+                i = (y - y0) * tw + (x - x0)
+                out_trans[cam, y, x] = state[i, 0]
+                out_color[cam, y, x, 0] = state[i, 1]
+                out_color[cam, y, x, 1] = state[i, 2]
+                out_color[cam, y, x, 2] = state[i, 3]
+                out_depth[cam, y, x] = state[i, 4]
+                out_last[cam, y, x] = last_l[i]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
 def backward_tiles(
     packed: np.ndarray,
+    spans: np.ndarray,
+    rows: np.ndarray,
     tile_starts: np.ndarray,
     width: int,
     height: int,
@@ -186,9 +307,14 @@ def backward_tiles(
     C = sum_i c_i w_i, depth D = sum_i z_i w_i and alpha A = 1 - T_final:
     dC/dalpha_i = c_i T_i - S_i / (1 - alpha_i) with S_i = sum_{j>i} c_j w_j (same for D), and
     dA/dalpha_i = T_final / (1 - alpha_i). T_i is recovered walking back: T_i = T_{i+1} / (1 - alpha_i).
+    Each pixel walks back from its last composited intersection; as in the forward pass the
+    loops run per pixel row with the Gaussians outer, and a Gaussian's gradient from one row is
+    summed in registers, then added to its record in a fixed order (deterministic).
 
     Args:
         packed: [M, PACK_WIDTH] float32 intersection records from `forward_tiles`.
+        spans: [M, 4] float64 row-span coefficients from `forward_tiles`.
+        rows: [M, 2] int64 row ranges from `forward_tiles`.
         tile_starts: [C*tiles_y*tiles_x + 1] int64 CSR offsets.
         width: W.
         height: H.
@@ -221,67 +347,109 @@ def backward_tiles(
         y0 = ty * tile_size
         x1 = min(x0 + tile_size, width)
         y1 = min(y0 + tile_size, height)
+        tw = x1 - x0
+        npix = tw * (y1 - y0)
+        # per-pixel state of the tile: T, S_r, S_g, S_b, S_d, and the pixel's dL/dalpha * T_final
+        state = np.empty((npix, 6), np.float32)
+        row_last = np.full(y1 - y0, start, np.int64)  # end of the composited ranges of each row
         for y in range(y0, y1):
-            py = np.float32(y) + _HALF
             for x in range(x0, x1):
-                px = np.float32(x) + _HALF
-                t_final = trans_final[cam, y, x]
-                trans = t_final
-                g_r = grad_color[cam, y, x, 0]
-                g_g = grad_color[cam, y, x, 1]
-                g_b = grad_color[cam, y, x, 2]
-                g_d = grad_depth[cam, y, x]
-                g_a = grad_alpha[cam, y, x]
-                g_tfin = g_a * t_final
-                s_r = _ZERO
-                s_g = _ZERO
-                s_b = _ZERO
-                s_d = _ZERO
-                for m in range(last[cam, y, x] - 1, start - 1, -1):
-                    dx = packed[m, 0] - px
-                    dy = packed[m, 1] - py
-                    conic_a = packed[m, 2]
-                    conic_b = packed[m, 3]
-                    conic_c = packed[m, 4]
-                    sigma = _HALF * (conic_a * dx * dx + conic_c * dy * dy) + conic_b * dx * dy
-                    if sigma < _ZERO or sigma > packed[m, 6]:
+                i = (y - y0) * tw + (x - x0)
+                state[i, 0] = trans_final[cam, y, x]
+                state[i, 1] = _ZERO
+                state[i, 2] = _ZERO
+                state[i, 3] = _ZERO
+                state[i, 4] = _ZERO
+                state[i, 5] = grad_alpha[cam, y, x] * trans_final[cam, y, x]
+                row_last[y - y0] = max(row_last[y - y0], last[cam, y, x])
+        for m in range(row_last.max() - 1, start - 1, -1):
+            ylo = max(rows[m, 0], y0)
+            yhi = min(rows[m, 1] + 1, y1)
+            if ylo >= yhi:
+                continue
+            mx = packed[m, 0]
+            my = packed[m, 1]
+            ca = packed[m, 2]
+            cb = packed[m, 3]
+            cc = packed[m, 4]
+            op = packed[m, 5]
+            thr = packed[m, 6]
+            c_r = packed[m, 7]
+            c_g = packed[m, 8]
+            c_b = packed[m, 9]
+            z = packed[m, 10]
+            d_mx = _ZERO
+            d_my = _ZERO
+            d_a = _ZERO
+            d_b = _ZERO
+            d_c = _ZERO
+            d_r = _ZERO
+            d_g = _ZERO
+            d_bl = _ZERO
+            d_op = _ZERO
+            d_z = _ZERO
+            for y in range(ylo, yhi):
+                if m >= row_last[y - y0]:
+                    continue
+                py = np.float32(y) + _HALF
+                lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
+                dy = my - py
+                row = (y - y0) * tw - x0
+                for x in range(lo, hi):
+                    if m >= last[cam, y, x]:
+                        continue
+                    dx = mx - (np.float32(x) + _HALF)
+                    sigma = _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
+                    if sigma < _ZERO or sigma > thr:
                         continue
                     gauss = np.float32(math.exp(-sigma))
-                    raw = packed[m, 5] * gauss
+                    raw = op * gauss
                     alpha = min(_ALPHA_MAX, raw)
                     if alpha < _ALPHA_MIN:
                         continue
+                    i = row + x
+                    g_r = grad_color[cam, y, x, 0]
+                    g_g = grad_color[cam, y, x, 1]
+                    g_b = grad_color[cam, y, x, 2]
+                    g_d = grad_depth[cam, y, x]
                     one_minus = _ONE - alpha
-                    trans = trans / one_minus
-                    w = alpha * trans
-                    c_r = packed[m, 7]
-                    c_g = packed[m, 8]
-                    c_b = packed[m, 9]
-                    z = packed[m, 10]
-                    grad_m[m, 5] += g_r * w
-                    grad_m[m, 6] += g_g * w
-                    grad_m[m, 7] += g_b * w
-                    grad_m[m, 9] += g_d * w
                     inv = _ONE / one_minus
+                    trans = state[i, 0] * inv
+                    state[i, 0] = trans
+                    w = alpha * trans
+                    d_r += g_r * w
+                    d_g += g_g * w
+                    d_bl += g_b * w
+                    d_z += g_d * w
                     d_alpha = (
-                        g_r * (c_r * trans - s_r * inv)
-                        + g_g * (c_g * trans - s_g * inv)
-                        + g_b * (c_b * trans - s_b * inv)
-                        + g_d * (z * trans - s_d * inv)
-                        + g_tfin * inv
+                        g_r * (c_r * trans - state[i, 1] * inv)
+                        + g_g * (c_g * trans - state[i, 2] * inv)
+                        + g_b * (c_b * trans - state[i, 3] * inv)
+                        + g_d * (z * trans - state[i, 4] * inv)
+                        + state[i, 5] * inv
                     )
-                    s_r += c_r * w
-                    s_g += c_g * w
-                    s_b += c_b * w
-                    s_d += z * w
+                    state[i, 1] += c_r * w
+                    state[i, 2] += c_g * w
+                    state[i, 3] += c_b * w
+                    state[i, 4] += z * w
                     if raw < _ALPHA_MAX:  # the clamp at 0.99 passes no gradient
-                        grad_m[m, 8] += d_alpha * gauss
+                        d_op += d_alpha * gauss
                         d_sigma = -d_alpha * alpha
-                        grad_m[m, 0] += d_sigma * (conic_a * dx + conic_b * dy)
-                        grad_m[m, 1] += d_sigma * (conic_c * dy + conic_b * dx)
-                        grad_m[m, 2] += d_sigma * _HALF * dx * dx
-                        grad_m[m, 3] += d_sigma * dx * dy
-                        grad_m[m, 4] += d_sigma * _HALF * dy * dy
+                        d_mx += d_sigma * (ca * dx + cb * dy)
+                        d_my += d_sigma * (cc * dy + cb * dx)
+                        d_a += d_sigma * _HALF * dx * dx
+                        d_b += d_sigma * dx * dy
+                        d_c += d_sigma * _HALF * dy * dy
+            grad_m[m, 0] = d_mx
+            grad_m[m, 1] = d_my
+            grad_m[m, 2] = d_a
+            grad_m[m, 3] = d_b
+            grad_m[m, 4] = d_c
+            grad_m[m, 5] = d_r
+            grad_m[m, 6] = d_g
+            grad_m[m, 7] = d_bl
+            grad_m[m, 8] = d_op
+            grad_m[m, 9] = d_z
 
 
 @numba.njit(cache=True, nogil=True)

@@ -1,0 +1,70 @@
+"""The `cpu` rasterizer backend: compiled (numba) tile compositing, the default on CPU.
+
+Projection, SH and tile binning are the shared PyTorch modules (`projection`, `binning`); only
+the per-tile compositing and its backward pass are compiled (`cpu_kernels`, wrapped by
+`composite_cpu`). Results match the `torch` backend (same rules, same fields, pixel counts
+included). Registered as entry point ``cpu`` in group ``pgs.rasterizers``; it needs the optional
+dependency numba (``pip install pgs-core[cpu]``) and renders CPU tensors only.
+"""
+
+from __future__ import annotations
+
+from pgs.core.errors import BackendUnavailableError, RenderError
+
+try:
+    import numba  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test without numba
+    raise BackendUnavailableError(
+        "the 'cpu' rasterizer needs numba, which is not installed: `pip install pgs-core[cpu]`, "
+        "or use the 'torch' backend (pure PyTorch, any device)"
+    ) from exc
+
+from pgs.core.cameras import Cameras
+from pgs.core.gaussians import GaussianParams
+from pgs.core.groups import RASTERIZERS
+from pgs.core.interfaces import Rasterizer, RasterizerConfig
+from pgs.core.registry import ComponentSpec
+from pgs.core.rendering.composite_cpu import composite
+from pgs.core.rendering.pipeline import render_pipeline
+from pgs.core.rendering.result import RenderResult
+
+
+class CpuRasterizer(Rasterizer):
+    """Gaussian rasterizer with compiled CPU compositing (3DGS rules, pixel counts of Eqs. 4-5).
+
+    Deterministic (bit-identical outputs and gradients from run to run) and safe to call from
+    several Python threads (kernel launches are serialised; each uses every core).
+
+    Args:
+        config: tile size, low-pass eps2d and the Eq. 4 z_min.
+    """
+
+    name = "cpu"
+
+    def __init__(self, config: RasterizerConfig | None = None) -> None:
+        self.config = config if config is not None else RasterizerConfig()
+
+    def render(self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None = None) -> RenderResult:
+        """Render `gaussians` into every camera (see `Rasterizer.render`).
+
+        Raises:
+            RenderError: invalid inputs, or tensors on a device other than the CPU.
+        """
+        for label, device in (("Gaussians", gaussians.means.device), ("cameras", cameras.device)):
+            if device.type != "cpu":
+                raise RenderError(
+                    f"the 'cpu' rasterizer renders CPU tensors only, but the {label} are on {device}; "
+                    "use the 'gsplat' backend on CUDA or the 'torch' backend on any device"
+                )
+        return render_pipeline(composite, self.config, gaussians, cameras, sh_degree)
+
+
+SPEC: ComponentSpec[RasterizerConfig, CpuRasterizer] = ComponentSpec(
+    name="cpu",
+    group=RASTERIZERS,
+    config_class=RasterizerConfig,
+    factory=CpuRasterizer,
+    description="Compiled (numba) CPU tile rasterizer, differentiable, pixel counts; the default on CPU.",
+)
+
+__all__ = ["SPEC", "CpuRasterizer"]
