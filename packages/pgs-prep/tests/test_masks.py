@@ -30,7 +30,7 @@ def test_polygon_mask_matches_point_in_polygon(seed: int) -> None:
     s = np.clip(((centres[:, None] - a[None]) * ab[None]).sum(-1) / (ab**2).sum(-1)[None], 0, 1)
     dist = np.linalg.norm(centres[:, None] - (a[None] + s[..., None] * ab[None]), axis=-1).min(1).reshape(64, 64)
     assert not (ref & ~got & (dist > 0.25)).any()  # fillPoly is exact to a fraction of a pixel
-    assert not (got & ~ref & (dist > 1.0)).any()
+    assert not (got & ~ref & (dist > 1.1)).any()  # 8-connected edge pixels: about one pixel out
 
 
 def test_mesh_loops_are_edges_of_mediapipe_contours() -> None:
