@@ -74,3 +74,12 @@ def fake_render(
 def factories() -> dict[str, Callable]:
     """The factories above, for tests (importlib import mode cannot import conftest directly)."""
     return {"params": make_params, "optimizers": make_optimizers, "render": fake_render}
+
+
+@pytest.fixture(autouse=True)
+def _single_thread():
+    """Run single-threaded: small tensors, and intra-op threads thrash on a busy shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
