@@ -1,7 +1,11 @@
 """Tile binning: which Gaussians each 16x16 tile composites, front to back (no gradients).
 
-A Gaussian with radius r > 0 intersects every tile overlapping the square
-``[x - r, x + r] x [y - r, y + r]`` (clipped to the image). The intersections are stored in CSR
+A Gaussian with radius r > 0 intersects every tile overlapping its box
+``[x - rx, x + rx] x [y - ry, y + ry]`` (clipped to the image), where rx, ry <= r are the
+per-axis extents of the region where its alpha can reach 1/255:
+``rx = ceil(sqrt(2 ln(255 o) cov_xx))`` with cov the low-passed 2D covariance (the inverse of the
+conic). The box is contained in the radius square, and no pixel outside it can pass the 1/255
+cut-off, so this only removes intersections that could never contribute. The intersections are stored in CSR
 form ordered by camera, then tile (row-major), then depth ascending (ties: Gaussian index).
 """
 
@@ -49,12 +53,35 @@ class TileBins:
         return self.tile_starts[1:] - self.tile_starts[:-1]
 
 
-def tile_ranges(means2d: Tensor, radii: Tensor, tile_size: int, tiles_x: int, tiles_y: int) -> tuple[Tensor, ...]:
-    """Half-open tile index ranges each Gaussian's square overlaps.
+def axis_extents(conics: Tensor, opacities: Tensor, radii: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-axis half-widths of the alpha >= 1/255 region, capped by the radius.
 
     Args:
-        means2d: [...,  2] pixel coordinates.
-        radii: [...] integer radii (any dtype).
+        conics: [..., 3] (a, b, c) inverse 2D covariances.
+        opacities: [...] activated opacities.
+        radii: [...] integer radii.
+
+    Returns:
+        (rx, ry), each [...] whole-number floats.
+    """
+    a, b, c = conics.unbind(-1)
+    det = torch.clamp_min(a * c - b * b, 1e-30)
+    extent2 = 2.0 * torch.log(torch.clamp_min(opacities * 255.0, 1.0))
+    r = radii.to(conics.dtype)
+    rx = torch.minimum(torch.ceil(torch.sqrt(extent2 * c / det)), r)
+    ry = torch.minimum(torch.ceil(torch.sqrt(extent2 * a / det)), r)
+    return rx, ry
+
+
+def tile_ranges(
+    means2d: Tensor, rx: Tensor, ry: Tensor, tile_size: int, tiles_x: int, tiles_y: int
+) -> tuple[Tensor, ...]:
+    """Half-open tile index ranges each Gaussian's box overlaps.
+
+    Args:
+        means2d: [..., 2] pixel coordinates.
+        rx: [...] half-width of the box in x (pixels).
+        ry: [...] half-height of the box in y (pixels).
         tile_size: tile edge in pixels.
         tiles_x: tiles per row.
         tiles_y: tiles per column.
@@ -62,12 +89,11 @@ def tile_ranges(means2d: Tensor, radii: Tensor, tile_size: int, tiles_x: int, ti
     Returns:
         (x0, x1, y0, y1), each [...] int64; empty where x1 <= x0 or y1 <= y0.
     """
-    r = radii.to(means2d.dtype)
     x, y = means2d[..., 0], means2d[..., 1]
-    x0 = torch.floor((x - r) / tile_size).clamp(0, tiles_x).to(torch.int64)
-    x1 = torch.ceil((x + r) / tile_size).clamp(0, tiles_x).to(torch.int64)
-    y0 = torch.floor((y - r) / tile_size).clamp(0, tiles_y).to(torch.int64)
-    y1 = torch.ceil((y + r) / tile_size).clamp(0, tiles_y).to(torch.int64)
+    x0 = torch.floor((x - rx) / tile_size).clamp(0, tiles_x).to(torch.int64)
+    x1 = torch.ceil((x + rx) / tile_size).clamp(0, tiles_x).to(torch.int64)
+    y0 = torch.floor((y - ry) / tile_size).clamp(0, tiles_y).to(torch.int64)
+    y1 = torch.ceil((y + ry) / tile_size).clamp(0, tiles_y).to(torch.int64)
     return x0, x1, y0, y1
 
 
@@ -85,14 +111,15 @@ def bin_tiles(proj: Projection, width: int, height: int, tile_size: int) -> Tile
         The `TileBins`.
     """
     device = proj.means2d.device
-    C, N = proj.num_cameras, proj.num_gaussians
+    C = proj.num_cameras
     tiles_x = (width + tile_size - 1) // tile_size
     tiles_y = (height + tile_size - 1) // tile_size
     T = tiles_x * tiles_y
 
     means2d = proj.means2d.detach()
     cam, gid = torch.nonzero(proj.radii > 0, as_tuple=True)  # visible (camera, Gaussian) pairs
-    x0, x1, y0, y1 = tile_ranges(means2d[cam, gid], proj.radii[cam, gid], tile_size, tiles_x, tiles_y)
+    rx, ry = axis_extents(proj.conics.detach()[cam, gid], proj.opacities.detach()[cam, gid], proj.radii[cam, gid])
+    x0, x1, y0, y1 = tile_ranges(means2d[cam, gid], rx, ry, tile_size, tiles_x, tiles_y)
     w = (x1 - x0).clamp_min(0)
     h = (y1 - y0).clamp_min(0)
     counts = w * h
@@ -119,8 +146,7 @@ def bin_tiles(proj: Projection, width: int, height: int, tile_size: int) -> Tile
     lengths = torch.bincount(tile_key, minlength=C * T)
     tile_starts = torch.zeros(C * T + 1, dtype=torch.int64, device=device)
     torch.cumsum(lengths, 0, out=tile_starts[1:])
-    del N
     return TileBins(tile_size, tiles_x, tiles_y, tile_starts, gaussian_ids)
 
 
-__all__ = ["TileBins", "bin_tiles", "tile_ranges"]
+__all__ = ["TileBins", "axis_extents", "bin_tiles", "tile_ranges"]

@@ -127,21 +127,28 @@ def _rounds(
             px, py, _ = lay.pixel_centres(chunk, dtype)
             dx = g[:, None, :, _MX] - px[:, :, None]  # [B, P, K]
             dy = g[:, None, :, _MY] - py[:, :, None]
-            ca, cb, cc = g[:, None, :, _CA], g[:, None, :, _CB], g[:, None, :, _CC]
-            sigma = 0.5 * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-            raw = g[:, None, :, _OP] * torch.exp(-sigma)
+            # sigma = 0.5 (a dx^2 + c dy^2) + b dx dy, with few temporaries
+            sigma = dx * dx
+            sigma.mul_(g[:, None, :, _CA])
+            tmp = dy * dy
+            tmp.mul_(g[:, None, :, _CC])
+            sigma.add_(tmp).mul_(0.5)
+            torch.mul(dx, dy, out=tmp)
+            sigma.addcmul_(tmp, g[:, None, :, _CB].expand_as(tmp))
+            raw = torch.neg(sigma).exp_().mul_(g[:, None, :, _OP])
             alpha = torch.clamp_max(raw, ALPHA_MAX)
             lv = live[chunk]
             ok = (sigma >= 0) & (alpha >= ALPHA_MIN) & kval[:, None, :] & lv[:, :, None]
-            alpha = torch.where(ok, alpha, torch.zeros_like(alpha))
-            cp = torch.cumprod(1.0 - alpha, dim=-1)
+            alpha.masked_fill_(~ok, 0.0)
+            torch.sub(1.0, alpha, out=tmp)
             t0 = trans[chunk]
-            t_incl = t0[:, :, None] * cp
+            t_incl = torch.cumprod(tmp, dim=-1).mul_(t0[:, :, None])
             contrib = ok & (t_incl >= T_MIN)
             t_excl = torch.cat([t0[:, :, None], t_incl[:, :, :-1]], dim=-1)
-            weight = torch.where(contrib, alpha * t_excl, torch.zeros_like(alpha))
+            weight = alpha * t_excl
+            weight.masked_fill_(~contrib, 0.0)
             # New transmittance: after the last contributing Gaussian (transmittance only falls).
-            t_last = torch.where(contrib, t_incl, torch.full_like(t_incl, 2.0)).amin(-1)
+            t_last = t_incl.masked_fill_(~contrib, 2.0).amin(-1)
             trans[chunk] = torch.minimum(t0, t_last)
             live[chunk] = lv & ~(ok & ~contrib).any(-1)
             yield _Block(chunk, fid, g, dx, dy, sigma, alpha, raw, contrib, t_excl, weight)

@@ -17,6 +17,7 @@ from pgs.core.testing.audio import check_audio_encoder
 from pgs.core.testing.density import check_density
 from pgs.core.testing.evaluator import check_evaluator
 from pgs.core.testing.fusion import check_fusion
+from pgs.core.testing.rasterizer import check_rasterizer
 from pgs.core.testing.spec import ContractError, check_component_spec
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "check_density",
     "check_evaluator",
     "check_fusion",
+    "check_rasterizer",
 ]
