@@ -43,13 +43,17 @@ def gaussian_taps(size: int = WINDOW, sigma: float = SIGMA, dtype: torch.dtype =
 
 
 def _blur(images: Tensor, taps: Tensor, padding: int) -> Tensor:
-    """Separable Gaussian filter of [N, C, H, W] images (zero padding `padding`)."""
-    channels = images.shape[1]
+    """Separable Gaussian filter of [N, C, H, W] images with zero padding `padding`.
+
+    Both 1D passes run along the contiguous last axis as a product of sliding windows
+    (``unfold``) with the taps: several times faster than a grouped float64 ``conv2d`` on CPU.
+    """
     size = taps.numel()
-    kx = taps.view(1, 1, 1, size).expand(channels, 1, 1, size)
-    ky = taps.view(1, 1, size, 1).expand(channels, 1, size, 1)
-    out = F.conv2d(images, kx, padding=(0, padding), groups=channels)
-    return F.conv2d(out, ky, padding=(padding, 0), groups=channels)
+    if padding:
+        images = F.pad(images, (padding, padding, padding, padding))
+    rows = images.contiguous().unfold(-1, size, 1) @ taps  # [N, C, H, W']
+    cols = rows.transpose(-1, -2).contiguous().unfold(-1, size, 1) @ taps  # [N, C, W', H']
+    return cols.transpose(-1, -2)
 
 
 def ssim_map(predicted: Tensor, target: Tensor, border: Border = "same") -> Tensor:
@@ -61,7 +65,8 @@ def ssim_map(predicted: Tensor, target: Tensor, border: Border = "same") -> Tens
         border: ``"same"`` (zero padding, 3DGS) or ``"valid"`` (window inside the image, scikit-image).
 
     Returns:
-        [N, 3, H', W'] float64 SSIM map (H' = H for ``"same"``, H - 10 for ``"valid"``).
+        [N, 3, H', W'] SSIM map (H' = H for ``"same"``, H - 10 for ``"valid"``); float64 on CPU,
+        float32 on other devices.
     """
     if border == "valid" and min(predicted.shape[1], predicted.shape[2]) < WINDOW:
         raise DataError(
@@ -73,10 +78,10 @@ def ssim_map(predicted: Tensor, target: Tensor, border: Border = "same") -> Tens
     y = target.to(dtype).permute(0, 3, 1, 2)
     taps = gaussian_taps(dtype=dtype).to(x.device)
     pad = WINDOW // 2 if border == "same" else 0
-    mu_x, mu_y = _blur(x, taps, pad), _blur(y, taps, pad)
-    var_x = _blur(x * x, taps, pad) - mu_x * mu_x
-    var_y = _blur(y * y, taps, pad) - mu_y * mu_y
-    cov = _blur(x * y, taps, pad) - mu_x * mu_y
+    mu_x, mu_y, xx, yy, xy = _blur(torch.cat([x, y, x * x, y * y, x * y]), taps, pad).chunk(5)
+    var_x = xx - mu_x * mu_x
+    var_y = yy - mu_y * mu_y
+    cov = xy - mu_x * mu_y
     num = (2.0 * mu_x * mu_y + C1) * (2.0 * cov + C2)
     den = (mu_x * mu_x + mu_y * mu_y + C1) * (var_x + var_y + C2)
     return num / den
