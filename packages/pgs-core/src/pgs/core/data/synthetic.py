@@ -290,14 +290,15 @@ def build_head(rng: np.random.Generator, num_skin: int = 2200) -> _Parts:
         region.append(np.full(n, r))
         kind.append(np.full(n, _KINDS.index(k)))
 
-    # Skin and hair: Fibonacci points on the ellipsoid, front 80 % only (the back is never seen).
-    m = int(num_skin / 0.8)
+    # Skin and hair: Fibonacci points on the ellipsoid (num_skin of them on the visible part).
+    m = int(num_skin / 0.6)
     i = np.arange(m) + 0.5
     phi = np.arccos(1 - 2 * i / m)
     theta = math.pi * (1 + 5**0.5) * i
     unit = np.stack([np.sin(phi) * np.cos(theta), np.cos(phi), np.sin(phi) * np.sin(theta)], axis=1)  # y = pole
     pts = unit * np.array([_AX, _AY, _AZ])
-    pts = pts[pts[:, 2] > -0.6 * _AZ]
+    # Cull what the cameras never see (they stay within a few degrees of +z): back and underside.
+    pts = pts[(_ellipsoid_normal(pts)[:, 2] > -0.3) & (pts[:, 1] > -0.9 * _AY)]
     rel = pts[:, 0:2] - np.array([0.0, _MOUTH_Y])
     mouth_hole = (np.abs(rel[:, 0]) < _MOUTH_W * 1.02) & (rel[:, 1] > -0.0085) & (rel[:, 1] < 0.0075)
     pts = pts[~mouth_hole | (pts[:, 2] < 0.03)]
@@ -309,7 +310,10 @@ def build_head(rng: np.random.Generator, num_skin: int = 2200) -> _Parts:
     cheek = np.exp(-(((np.abs(pts[:, 0]) - 0.04) / 0.015) ** 2 + ((pts[:, 1] + 0.015) / 0.015) ** 2))
     skin_tone = skin_tone + cheek[:, None] * np.array([0.05, -0.04, -0.03])
     lower = pts[:, 1] < _MOUTH_Y - 0.006
-    skin_scale = np.stack([np.full(len(pts), 0.75 * spacing)] * 2 + [np.full(len(pts), 0.15 * spacing)], axis=1)
+    # Smaller discs around the mouth so the skin never covers the opening.
+    near = np.hypot(np.clip(np.abs(pts[:, 0]) - _MOUTH_W, 0, None), pts[:, 1] - _MOUTH_Y)
+    shrink = np.clip(near / 0.02, 0.25, 1.0)
+    skin_scale = np.stack([0.75 * spacing * shrink] * 2 + [np.full(len(pts), 0.15 * spacing)], axis=1)
     q = _quat_z_to(normals)
     hair_col = np.array([0.16, 0.1, 0.07]) + 0.03 * rng.standard_normal((len(pts), 1))
     for sel, col, reg, name in (
@@ -358,7 +362,7 @@ def build_head(rng: np.random.Generator, num_skin: int = 2200) -> _Parts:
 
     # Teeth: upper row behind the upper lip, lower row moves with the jaw.
     tx = np.linspace(-0.017, 0.017, 14)
-    for name, y0 in (("teeth_up", 0.0022), ("teeth_low", -0.0022)):
+    for name, y0 in (("teeth_up", -0.0004), ("teeth_low", 0.0012)):
         p = np.column_stack([tx, np.full_like(tx, y0), np.zeros_like(tx)])
         add(p, [0.0014, 0.0022, 0.0008], None, np.array([0.96, 0.95, 0.9]), _TEETH, name)
 

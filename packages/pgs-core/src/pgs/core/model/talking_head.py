@@ -94,26 +94,21 @@ def compose(face: RenderResult, mouth: RenderResult, background: Tensor | float 
     return face.color + (1.0 - face.alpha) * mouth_full
 
 
-def build_rasterizer(name: str = "auto", params: dict[str, Any] | None = None) -> Rasterizer:
-    """A rasterizer backend by registry name (``"auto"``: the best one available here).
+def build_rasterizer(
+    name: str = "auto", params: dict[str, Any] | None = None, device: torch.device | str | None = None
+) -> Rasterizer:
+    """A rasterizer backend by registry name (``"auto"``: the best one for `device`).
 
-    Uses `pgs.core.rendering.get_rasterizer` when the rendering package provides it, else the
-    ``pgs.rasterizers`` registry (``auto``: cpu if installed, else torch).
+    Thin wrapper of `pgs.core.rendering.get_rasterizer`.
+
+    Args:
+        name: ``torch``, ``cpu``, ``gsplat``, another installed backend, or ``auto``.
+        params: backend config values (``tile_size``, ``eps2d``, ``z_min``, ...).
+        device: the device the renders run on (decides ``auto``).
     """
-    try:
-        from pgs.core.rendering import get_rasterizer  # type: ignore[attr-defined]
-    except ImportError:
-        get_rasterizer = None
-    if get_rasterizer is not None:
-        return get_rasterizer(name, params) if params else get_rasterizer(name)
-    from pgs.core.groups import RASTERIZERS
-    from pgs.core.registry import registry
+    from pgs.core.rendering import get_rasterizer
 
-    reg = registry(RASTERIZERS)
-    if name == "auto":
-        names = reg.names()
-        name = "cpu" if "cpu" in names else "torch"
-    return reg.create(name, params or {})
+    return get_rasterizer(name, device, **(params or {}))
 
 
 class TalkingHead(nn.Module):
