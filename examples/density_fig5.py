@@ -75,10 +75,10 @@ def save_figure(path: Path, scene, results: dict, view: int = 0) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.8), constrained_layout=True)
     size = scene.test.width
     axes[0].imshow(scene.test_images[view].numpy(), extent=(0, size, size, 0))
-    axes[0].set_title("ground truth (held-out view)")
+    axes[0].set_title("ground truth\n(held-out view)")
     densities = {name: torch.log10(local_density(res.params["means"])) for name, res in results.items()}
     lo = min(float(d.min()) for d in densities.values())
     hi = max(float(d.max()) for d in densities.values())
@@ -89,14 +89,14 @@ def save_figure(path: Path, scene, results: dict, view: int = 0) -> None:
             uv[order, 0].numpy(), uv[order, 1].numpy(), c=densities[name][order].numpy(), s=6, cmap="viridis",
             vmin=lo, vmax=hi,
         )
-        ax.set_title(f"{name}: {res.num} Gaussians, PSNR {res.psnr_end:.2f} dB")
+        ax.set_title(f"{name}\n{res.num} Gaussians, held-out PSNR {res.psnr_end:.2f} dB")
     for ax in axes:
         ax.set_xlim(0, size)
         ax.set_ylim(size, 0)
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(sc, ax=axes[1:].tolist(), shrink=0.8, label="log10 local density (k=8 neighbours)")
+    fig.colorbar(sc, ax=axes.tolist(), shrink=0.8, label="log10 local density (k=8 neighbours)")
     fig.suptitle("Gaussian centres in one held-out view, same start and budget")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
