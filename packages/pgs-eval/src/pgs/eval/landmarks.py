@@ -17,6 +17,7 @@ landmarks.
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -131,6 +132,8 @@ class MediaPipeLandmarks(LandmarkSource):
             self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise DataError(f"{path}: not a usable Face Landmarker model: {exc}") from None
+        # close at garbage collection or interpreter exit (MediaPipe's own finaliser prints an error late at exit)
+        self._finalizer = weakref.finalize(self, self._landmarker.close)
         self.model_path = path
         self.description = f"MediaPipe Face Landmarker ({path.name}) 478 points mapped to iBUG-68"
 
@@ -145,6 +148,8 @@ class MediaPipeLandmarks(LandmarkSource):
         """
         import mediapipe as mp
 
+        if not self._finalizer.alive:
+            raise RuntimeError("this MediaPipe landmark source was closed")
         check_frames(frames, "frames")
         images = frames_to_uint8(frames)
         height, width = images.shape[1:3]
@@ -166,9 +171,9 @@ class MediaPipeLandmarks(LandmarkSource):
 
     def close(self) -> None:
         """Close the landmarker (avoids a noisy error from its finaliser at exit)."""
-        if getattr(self, "_landmarker", None) is not None:
-            self._landmarker.close()
-            self._landmarker = None
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
 
 
 class FanLandmarks(LandmarkSource):
