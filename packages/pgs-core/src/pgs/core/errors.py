@@ -46,3 +46,11 @@ class RenderError(PgsError, ValueError):
 
 class BackendUnavailableError(PgsError, RuntimeError):
     """A backend was selected that cannot run here (for example gsplat without CUDA)."""
+
+
+class MissingWeightsError(PgsError, FileNotFoundError):
+    """A model weight file was not supplied or is not where it was said to be.
+
+    The message names the file, where to obtain it and which config field takes its path.
+    Weights are never downloaded at run time.
+    """
