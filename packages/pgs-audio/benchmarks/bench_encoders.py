@@ -39,7 +39,7 @@ def _audio() -> torch.Tensor:
 
 @pytest.mark.bench
 @pytest.mark.parametrize("name", list(ENCODERS))
-def bench_encode_60s(benchmark, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_encode_60s(benchmark, name: str) -> None:  # type: ignore[no-untyped-def]
     """Offline encoding of 60 s with one encoder."""
     encoder = create_encoder(name, **ENCODERS[name])
     wave = _audio()
@@ -54,7 +54,7 @@ def bench_encode_60s(benchmark, name: str) -> None:  # type: ignore[no-untyped-d
 
 
 @pytest.mark.bench
-def bench_streaming_mel_20ms_chunks(benchmark) -> None:  # type: ignore[no-untyped-def]
+def test_streaming_mel_20ms_chunks(benchmark) -> None:  # type: ignore[no-untyped-def]
     """Streaming mel over 10 s pushed in 20 ms chunks."""
     encoder = create_encoder("mel")
     wave = _audio()[: 10 * RATE]
