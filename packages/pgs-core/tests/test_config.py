@@ -12,7 +12,7 @@ from pgs.core.cli.main import main
 from pgs.core.config import ComponentConfig, load_config
 from pgs.core.errors import ConfigError
 from pgs.core.registry import ComponentSpec, registry
-from pgs.core.run_config import RunConfig
+from pgs.core.training.config import TrainConfig as RunConfig
 
 
 class _FusionParams(ComponentConfig):
@@ -47,11 +47,11 @@ def test_valid_yaml_and_json_load(tmp_path: Path, cfg_fusion: str) -> None:
     yaml_file = _write(
         tmp_path,
         "run.yaml",
-        f"seed: 3\nfusion:\n  face:\n    name: {cfg_fusion}\n    params: {{hidden_dim: 8}}\n"
+        f"seed: 3\nmodel:\n  face:\n    fusion:\n      name: {cfg_fusion}\n      params: {{hidden_dim: 8}}\n"
         "rasterizer: {name: auto}\n",
     )
     cfg = load_config(yaml_file, RunConfig)
-    assert cfg.seed == 3 and cfg.fusion.face.params == {"hidden_dim": 8}
+    assert cfg.seed == 3 and cfg.model.face.fusion.params == {"hidden_dim": 8}
     json_file = _write(tmp_path, "run.json", '{"seed": 4, "output": "x/y"}')
     assert load_config(json_file, RunConfig).output == Path("x/y")
 
@@ -60,8 +60,8 @@ def test_every_problem_is_listed_with_its_path(tmp_path: Path, cfg_fusion: str) 
     path = _write(
         tmp_path,
         "bad.yaml",
-        f"seed: -1\nbogus_key: 1\ndevice: [1, 2]\nfusion:\n  face:\n    name: {cfg_fusion}\n"
-        "    params: {hidden_dim: 0}\n  mouth: {name: no-such-fusion}\n",
+        f"seed: -1\nbogus_key: 1\ndevice: [1, 2]\nmodel:\n  face:\n    fusion:\n      name: {cfg_fusion}\n"
+        "      params: {hidden_dim: 0}\n  mouth: {fusion: {name: no-such-fusion}}\n",
     )
     with pytest.raises(ConfigError) as info:
         load_config(path, RunConfig)
@@ -69,8 +69,8 @@ def test_every_problem_is_listed_with_its_path(tmp_path: Path, cfg_fusion: str) 
     assert "seed: Input should be greater than or equal to 0" in problems
     assert "bogus_key: Extra inputs are not permitted" in problems
     assert "device: Input should be a valid string" in problems
-    assert "fusion.face.params.hidden_dim: Input should be greater than 0" in problems
-    assert any(p.startswith("fusion.mouth.name: unknown fusion module 'no-such-fusion'") for p in problems)
+    assert "model.face.fusion.params.hidden_dim: Input should be greater than 0" in problems
+    assert any(p.startswith("model.mouth.fusion.name: unknown fusion module 'no-such-fusion'") for p in problems)
     assert len(problems) == 5
     assert str(path) in str(info.value)
 
@@ -97,12 +97,14 @@ def test_cli_validate_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     good = _write(tmp_path, "good.yaml", "seed: 1\n")
     assert main(["validate", str(good)]) == 0
     bad = _write(
-        tmp_path, "bad.yaml", f"seed: x\nfusion: {{face: {{name: {cfg_fusion}, params: {{hidden_dim: -2}}}}}}\n"
+        tmp_path,
+        "bad.yaml",
+        f"seed: x\nmodel: {{face: {{fusion: {{name: {cfg_fusion}, params: {{hidden_dim: -2}}}}}}}}\n",
     )
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "seed: Input should be a valid integer" in err
-    assert "fusion.face.params.hidden_dim: Input should be greater than 0" in err
+    assert "model.face.fusion.params.hidden_dim: Input should be greater than 0" in err
     assert main(["validate", str(_write(tmp_path, "m.yaml", "a: [\n"))]) == 2
     assert "malformed YAML" in capsys.readouterr().err
 

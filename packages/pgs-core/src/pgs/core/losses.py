@@ -40,7 +40,9 @@ def ssim_map(img1: Tensor, img2: Tensor, window_size: int = SSIM_WINDOW, sigma: 
         [B, H, W, C] SSIM values.
     """
     if img1.shape != img2.shape or img1.dim() != 4:
-        raise ValueError(f"ssim: expected two [B, H, W, C] tensors of one shape, got {list(img1.shape)} and {list(img2.shape)}")
+        raise ValueError(
+            f"ssim: expected two [B, H, W, C] tensors of one shape, got {list(img1.shape)} and {list(img2.shape)}"
+        )
     x = img1.permute(0, 3, 1, 2)
     y = img2.permute(0, 3, 1, 2)
     channels = x.shape[1]

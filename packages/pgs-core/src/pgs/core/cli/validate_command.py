@@ -19,9 +19,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pgs.core.run_config import RunConfig
+    from pgs.core.training.config import TrainConfig
 
-    load_config(args.config, RunConfig)
+    load_config(args.config, TrainConfig)
     stdout.print(f"{args.config}: valid")
     return 0
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from pgs.core.cameras import Cameras
@@ -34,7 +34,19 @@ class TalkingHeadConfig(ComponentConfig):
     """Settings of the two branches."""
 
     face: BranchConfig = Field(default_factory=BranchConfig, description="Face branch (position, scale, rotation).")
-    mouth: BranchConfig = Field(default_factory=_default_mouth, description="Inside-mouth branch (position only).")
+    mouth: BranchConfig = Field(
+        default_factory=_default_mouth,
+        description="Inside-mouth branch (position only); keys given here override the mouth defaults.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mouth_defaults(cls, data: Any) -> Any:
+        """A partial ``mouth`` mapping overrides the mouth's defaults, not the face's."""
+        if isinstance(data, dict) and isinstance(data.get("mouth"), dict):
+            defaults = _default_mouth().model_dump()
+            data = {**data, "mouth": {**defaults, **data["mouth"]}}
+        return data
 
 
 @dataclass

@@ -59,7 +59,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated/corrupt archives
-        raise DataError(f"{path}: not a readable checkpoint (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
+        raise DataError(
+            f"{path}: not a readable checkpoint (truncated or corrupt?): {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(data, dict) or data.get("magic") != MAGIC:
         raise DataError(f"{path}: not a pgs checkpoint")
     version = data.get("format_version")

@@ -51,7 +51,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def plot_curves(records: Iterable[dict[str, Any]], out: str | Path, keys: tuple[str, ...] = ("loss", "psnr", "num_gaussians")) -> Path | None:
+def plot_curves(
+    records: Iterable[dict[str, Any]], out: str | Path, keys: tuple[str, ...] = ("loss", "psnr", "num_gaussians")
+) -> Path | None:
     """Plot `keys` against the global step, one panel per key, coloured by stage.
 
     Returns:
@@ -67,10 +69,15 @@ def plot_curves(records: Iterable[dict[str, Any]], out: str | Path, keys: tuple[
     records = list(records)
     out = Path(out)
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2), squeeze=False)
-    stages = sorted({r.get("stage", "") for r in records}, key=lambda s: min(r["global_step"] for r in records if r.get("stage", "") == s))
+    stages = sorted(
+        {r.get("stage", "") for r in records},
+        key=lambda s: min(r["global_step"] for r in records if r.get("stage", "") == s),
+    )
     for ax, key in zip(axes[0], keys, strict=True):
         for stage in stages:
-            pts = [(r["global_step"], r[key]) for r in records if r.get("stage", "") == stage and r.get(key) is not None]
+            pts = [
+                (r["global_step"], r[key]) for r in records if r.get("stage", "") == stage and r.get(key) is not None
+            ]
             if pts:
                 xs, ys = zip(*pts, strict=True)
                 ax.plot(xs, ys, label=stage, linewidth=1)

@@ -1,0 +1,131 @@
+"""Data-driven initial Gaussians: random points carved by the training masks, coloured from the frames.
+
+TalkingGaussian starts each branch from random points in ``[-0.1, 0.1]^3`` with near-grey
+colour and relies on tens of thousands of GPU steps to shape them. For CPU-sized runs the
+trainer can instead keep only the random points that project inside the branch's region in
+every sampled training view (a visual hull; for the inside mouth, inside the head in every view
+and inside the mouth in at least one view where it is open) and give each the mean colour of the
+pixels it projects to. Positions are still random and uniform within that hull: the static stage
+does the rest. ``init: random`` restores TalkingGaussian's initialisation exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from pgs.core.cameras import Cameras
+from pgs.core.data.dataset import SpeakerDataset
+from pgs.core.gaussians import GaussianParams
+from pgs.core.model.init import knn_mean_sq_dist, random_gaussians
+
+SH_C0 = 0.28209479177387814
+
+
+def project_points(points: Tensor, cameras: Cameras) -> tuple[Tensor, Tensor]:
+    """Pixel coordinates and depths of world points in each camera.
+
+    Args:
+        points: [N, 3] world points.
+        cameras: C cameras.
+
+    Returns:
+        (uv [C, N, 2] in pixels with pixel centres at integer + 0.5, depth [C, N]).
+    """
+    rot = cameras.viewmats[:, :3, :3]
+    trans = cameras.viewmats[:, :3, 3]
+    cam = torch.einsum("cij,nj->cni", rot, points) + trans[:, None, :]
+    z = cam[..., 2]
+    k = cameras.Ks
+    u = k[:, None, 0, 0] * cam[..., 0] / z.clamp_min(1e-9) + k[:, None, 0, 2]
+    v = k[:, None, 1, 1] * cam[..., 1] / z.clamp_min(1e-9) + k[:, None, 1, 2]
+    return torch.stack([u, v], -1), z
+
+
+def _lookup(image: Tensor, uv: Tensor) -> tuple[Tensor, Tensor]:
+    """Nearest-pixel values of an [H, W, ...] image at [N, 2] pixel coordinates, and a validity mask."""
+    h, w = image.shape[:2]
+    col = torch.floor(uv[:, 0]).long()
+    row = torch.floor(uv[:, 1]).long()
+    valid = (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    values = image[row.clamp(0, h - 1), col.clamp(0, w - 1)]
+    return values, valid
+
+
+def carved_gaussians(
+    dataset: SpeakerDataset,
+    region: str,
+    num: int,
+    extent: float,
+    sh_degree: int,
+    opacity: float,
+    generator: torch.Generator,
+    views: int = 8,
+    oversample: int = 40,
+) -> GaussianParams:
+    """Random points inside the visual hull of a region, coloured from the training frames.
+
+    Args:
+        dataset: training frames (masks, images, cameras).
+        region: ``"head"`` (face + hair, the face branch) or ``"mouth"`` (inside mouth).
+        num: number of Gaussians.
+        extent: candidates are uniform in ``[-extent, extent]^3``.
+        sh_degree: stored SH degree.
+        opacity: initial opacity.
+        generator: random generator.
+        views: training frames used for carving (evenly spaced).
+        oversample: candidates drawn per requested Gaussian.
+
+    Returns:
+        N Gaussians; TalkingGaussian's random initialisation when no candidate survives.
+    """
+    if region not in ("head", "mouth"):
+        raise ValueError(f"region must be 'head' or 'mouth', got {region!r}")
+    n_views = min(views, len(dataset))
+    indices = torch.linspace(0, len(dataset) - 1, n_views).round().long().unique().tolist()
+    candidates = (torch.rand(num * oversample, 3, generator=generator) * 2.0 - 1.0) * extent
+    in_all_heads = torch.ones(candidates.shape[0], dtype=torch.bool)
+    in_some_mouth = torch.zeros(candidates.shape[0], dtype=torch.bool)
+    colour_sum = torch.zeros(candidates.shape[0], 3)
+    colour_count = torch.zeros(candidates.shape[0])
+    for index in indices:
+        masks = dataset.load_masks(index)
+        image = dataset.load_image(index)
+        uv, depth = project_points(candidates, dataset.cameras[index])
+        head = masks.head | masks.mouth
+        inside_head, valid = _lookup(head, uv[0])
+        inside_head = inside_head & valid & (depth[0] > 0)
+        in_all_heads &= inside_head
+        region_mask = masks.mouth if region == "mouth" else masks.head
+        inside_region, _ = _lookup(region_mask, uv[0])
+        inside_region = inside_region & inside_head
+        in_some_mouth |= inside_region
+        colours, _ = _lookup(image, uv[0])
+        colour_sum += torch.where(inside_region[:, None], colours, 0.0)
+        colour_count += inside_region.float()
+    keep = in_all_heads & (in_some_mouth if region == "mouth" else torch.ones_like(in_all_heads))
+    kept = torch.nonzero(keep).flatten()
+    if kept.numel() == 0:
+        return random_gaussians(num, extent, sh_degree, opacity, generator)
+    choice = (
+        kept[torch.randint(kept.numel(), (num,), generator=generator)]
+        if kept.numel() < num
+        else kept[torch.randperm(kept.numel(), generator=generator)[:num]]
+    )
+    means = candidates[choice]
+    if kept.numel() < num:  # repeated candidates: jitter them apart
+        means = means + torch.randn(means.shape, generator=generator) * (extent * 0.01)
+    colours = colour_sum[choice] / colour_count[choice].clamp_min(1)[:, None]
+    d2 = knn_mean_sq_dist(means).clamp_min(1e-8)
+    log_scales = (0.5 * torch.log(d2))[:, None].repeat(1, 3)
+    quats = torch.zeros(num, 4)
+    quats[:, 0] = 1.0
+    sh = torch.zeros(num, (sh_degree + 1) ** 2, 3)
+    sh[:, 0, :] = (colours - 0.5) / SH_C0
+    logit = math.log(opacity / (1.0 - opacity))
+    return GaussianParams(means, quats, log_scales, torch.full((num,), logit), sh)
+
+
+__all__ = ["carved_gaussians", "project_points"]
