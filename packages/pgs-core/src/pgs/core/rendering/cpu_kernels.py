@@ -134,6 +134,14 @@ def _row_span(m: int, py: float, x0: int, x1: int, packed: np.ndarray, spans: np
     return lo, hi
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bits(first: int, count: int) -> np.int64:
+    """int64 with `count` bits set from bit `first` (first + count <= 64)."""
+    if count >= 64:
+        return np.int64(-1)
+    return ((np.int64(1) << np.int64(count)) - np.int64(1)) << np.int64(first)
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def forward_tiles(
     means2d: np.ndarray,
@@ -205,19 +213,17 @@ def forward_tiles(
         x1 = min(x0 + tile_size, width)
         y1 = min(y0 + tile_size, height)
         tw = x1 - x0
-        npix = tw * (y1 - y0)
-        # per-pixel state of the tile: T, r, g, b, depth; end of composited range; done flag
-        state = np.empty((npix, 5), np.float32)
-        last_l = np.empty(npix, np.int64)
-        done = np.zeros(npix, np.bool_)
-        row_active = np.full(y1 - y0, tw, np.int64)  # pixels of each row not saturated yet
-        for i in range(npix):
-            state[i, 0] = _ONE
-            state[i, 1] = _ZERO
-            state[i, 2] = _ZERO
-            state[i, 3] = _ZERO
-            state[i, 4] = _ZERO
-            last_l[i] = start
+        th = y1 - y0
+        npix = tw * th
+        # per-pixel state of the tile (row-major): T, r, g, b, depth, end of the composited range
+        s_t = np.ones(npix, np.float32)
+        s_r = np.zeros(npix, np.float32)
+        s_g = np.zeros(npix, np.float32)
+        s_b = np.zeros(npix, np.float32)
+        s_d = np.zeros(npix, np.float32)
+        s_last = np.full(npix, start, np.int64)
+        # bit x - x0 of row_live[y - y0]: the pixel is not saturated yet (tile width <= 64)
+        row_live = np.full(th, _bits(0, tw), np.int64)
         active = npix
         for m in range(start, end):
             ylo = max(rows[m, 0], y0)
@@ -237,15 +243,17 @@ def forward_tiles(
             z = packed[m, 10]
             n_comp = 0
             for y in range(ylo, yhi):
-                if row_active[y - y0] == 0:
+                live = row_live[y - y0]
+                if live == 0:
                     continue
                 py = np.float32(y) + _HALF
                 lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
+                if lo >= hi or (live & _bits(lo - x0, hi - lo)) == 0:
+                    continue
                 dy = my - py
                 row = (y - y0) * tw - x0
                 for x in range(lo, hi):
-                    i = row + x
-                    if done[i]:
+                    if (live >> np.int64(x - x0)) & np.int64(1) == 0:
                         continue
                     dx = mx - (np.float32(x) + _HALF)
                     sigma = _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
@@ -254,33 +262,35 @@ def forward_tiles(
                     alpha = min(_ALPHA_MAX, op * np.float32(math.exp(-sigma)))
                     if alpha < _ALPHA_MIN:
                         continue
-                    trans = state[i, 0]
+                    i = row + x
+                    trans = s_t[i]
                     next_trans = trans * (_ONE - alpha)
                     if next_trans < _T_MIN:
-                        done[i] = True  # 3DGS rule: the saturating Gaussian is not composited
+                        # 3DGS rule: the saturating Gaussian is not composited; the pixel is done
+                        live &= ~(np.int64(1) << np.int64(x - x0))
                         active -= 1
-                        row_active[y - y0] -= 1
                         continue
                     w = alpha * trans
-                    state[i, 1] += c_r * w
-                    state[i, 2] += c_g * w
-                    state[i, 3] += c_b * w
-                    state[i, 4] += z * w
-                    state[i, 0] = next_trans
-                    last_l[i] = m + 1
+                    s_r[i] += c_r * w
+                    s_g[i] += c_g * w
+                    s_b[i] += c_b * w
+                    s_d[i] += z * w
+                    s_t[i] = next_trans
+                    s_last[i] = m + 1
                     n_comp += 1
+                row_live[y - y0] = live
             counts_m[m] = n_comp
             if active == 0:
                 break
         for y in range(y0, y1):
             for x in range(x0, x1):
                 i = (y - y0) * tw + (x - x0)
-                out_trans[cam, y, x] = state[i, 0]
-                out_color[cam, y, x, 0] = state[i, 1]
-                out_color[cam, y, x, 1] = state[i, 2]
-                out_color[cam, y, x, 2] = state[i, 3]
-                out_depth[cam, y, x] = state[i, 4]
-                out_last[cam, y, x] = last_l[i]
+                out_trans[cam, y, x] = s_t[i]
+                out_color[cam, y, x, 0] = s_r[i]
+                out_color[cam, y, x, 1] = s_g[i]
+                out_color[cam, y, x, 2] = s_b[i]
+                out_depth[cam, y, x] = s_d[i]
+                out_last[cam, y, x] = s_last[i]
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -348,21 +358,31 @@ def backward_tiles(
         x1 = min(x0 + tile_size, width)
         y1 = min(y0 + tile_size, height)
         tw = x1 - x0
-        npix = tw * (y1 - y0)
-        # per-pixel state of the tile: T, S_r, S_g, S_b, S_d, and the pixel's dL/dalpha * T_final
-        state = np.empty((npix, 6), np.float32)
-        row_last = np.full(y1 - y0, start, np.int64)  # end of the composited ranges of each row
+        th = y1 - y0
+        npix = tw * th
+        # per-pixel state of the tile (row-major): T, S_r, S_g, S_b, S_d, dL/dalpha * T_final
+        s_t = np.empty(npix, np.float32)
+        s_r = np.zeros(npix, np.float32)
+        s_g = np.zeros(npix, np.float32)
+        s_b = np.zeros(npix, np.float32)
+        s_d = np.zeros(npix, np.float32)
+        s_ga = np.empty(npix, np.float32)
+        s_last = np.empty(npix, np.int64)
         for y in range(y0, y1):
             for x in range(x0, x1):
                 i = (y - y0) * tw + (x - x0)
-                state[i, 0] = trans_final[cam, y, x]
-                state[i, 1] = _ZERO
-                state[i, 2] = _ZERO
-                state[i, 3] = _ZERO
-                state[i, 4] = _ZERO
-                state[i, 5] = grad_alpha[cam, y, x] * trans_final[cam, y, x]
-                row_last[y - y0] = max(row_last[y - y0], last[cam, y, x])
-        for m in range(row_last.max() - 1, start - 1, -1):
+                s_t[i] = trans_final[cam, y, x]
+                s_ga[i] = grad_alpha[cam, y, x] * trans_final[cam, y, x]
+                s_last[i] = last[cam, y, x]
+        # Pixels join (bit x - x0 of row_live[y - y0]) as m drops below their last index.
+        order = np.argsort(-s_last)
+        row_live = np.zeros(th, np.int64)
+        nxt = 0
+        for m in range(s_last[order[0]] - 1, start - 1, -1):
+            while nxt < npix and s_last[order[nxt]] > m:
+                i = order[nxt]
+                row_live[i // tw] |= np.int64(1) << np.int64(i % tw)
+                nxt += 1
             ylo = max(rows[m, 0], y0)
             yhi = min(rows[m, 1] + 1, y1)
             if ylo >= yhi:
@@ -389,14 +409,17 @@ def backward_tiles(
             d_op = _ZERO
             d_z = _ZERO
             for y in range(ylo, yhi):
-                if m >= row_last[y - y0]:
+                live = row_live[y - y0]
+                if live == 0:
                     continue
                 py = np.float32(y) + _HALF
                 lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
+                if lo >= hi or (live & _bits(lo - x0, hi - lo)) == 0:
+                    continue
                 dy = my - py
                 row = (y - y0) * tw - x0
                 for x in range(lo, hi):
-                    if m >= last[cam, y, x]:
+                    if (live >> np.int64(x - x0)) & np.int64(1) == 0:
                         continue
                     dx = mx - (np.float32(x) + _HALF)
                     sigma = _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
@@ -412,26 +435,29 @@ def backward_tiles(
                     g_g = grad_color[cam, y, x, 1]
                     g_b = grad_color[cam, y, x, 2]
                     g_d = grad_depth[cam, y, x]
-                    one_minus = _ONE - alpha
-                    inv = _ONE / one_minus
-                    trans = state[i, 0] * inv
-                    state[i, 0] = trans
+                    inv = _ONE / (_ONE - alpha)
+                    trans = s_t[i] * inv
+                    s_t[i] = trans
                     w = alpha * trans
                     d_r += g_r * w
                     d_g += g_g * w
                     d_bl += g_b * w
                     d_z += g_d * w
+                    sr = s_r[i]
+                    sg = s_g[i]
+                    sb = s_b[i]
+                    sd = s_d[i]
                     d_alpha = (
-                        g_r * (c_r * trans - state[i, 1] * inv)
-                        + g_g * (c_g * trans - state[i, 2] * inv)
-                        + g_b * (c_b * trans - state[i, 3] * inv)
-                        + g_d * (z * trans - state[i, 4] * inv)
-                        + state[i, 5] * inv
+                        g_r * (c_r * trans - sr * inv)
+                        + g_g * (c_g * trans - sg * inv)
+                        + g_b * (c_b * trans - sb * inv)
+                        + g_d * (z * trans - sd * inv)
+                        + s_ga[i] * inv
                     )
-                    state[i, 1] += c_r * w
-                    state[i, 2] += c_g * w
-                    state[i, 3] += c_b * w
-                    state[i, 4] += z * w
+                    s_r[i] = sr + c_r * w
+                    s_g[i] = sg + c_g * w
+                    s_b[i] = sb + c_b * w
+                    s_d[i] = sd + z * w
                     if raw < _ALPHA_MAX:  # the clamp at 0.99 passes no gradient
                         d_op += d_alpha * gauss
                         d_sigma = -d_alpha * alpha
