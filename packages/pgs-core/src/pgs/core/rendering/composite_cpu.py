@@ -105,10 +105,18 @@ class _CompositeFunction(torch.autograd.Function):
             torch.from_numpy(last),
         )
         ctx.geometry = (C, N, width, height, tile_size, tiles_x, tiles_y)
+        # Kernels compute in float32; other float inputs get outputs (and gradients) of their dtype.
+        dtype = means2d.dtype
+        ctx.dtypes = tuple(t.dtype for t in (means2d, conics, colors, opacities, depths))
         counts_t = torch.from_numpy(counts).view(C, N)
         ctx.mark_non_differentiable(counts_t)
         alpha = (1.0 - trans_t).unsqueeze(-1)
-        return torch.from_numpy(color), alpha, torch.from_numpy(depth).unsqueeze(-1), counts_t
+        return (
+            torch.from_numpy(color).to(dtype),
+            alpha.to(dtype),
+            torch.from_numpy(depth).unsqueeze(-1).to(dtype),
+            counts_t,
+        )
 
     @staticmethod
     def backward(  # type: ignore[override]
@@ -147,12 +155,15 @@ class _CompositeFunction(torch.autograd.Function):
             _k.reduce_gradients(
                 starts_np, ids_np, N, tiles_x * tiles_y, grad_m, g_means2d, g_conics, g_colors, g_opac, g_depths
             )
-        return (
+        grads = (
             torch.from_numpy(g_means2d).view(C, N, 2),
             torch.from_numpy(g_conics).view(C, N, 3),
             torch.from_numpy(g_colors).view(C, N, 3),
             torch.from_numpy(g_opac).view(C, N),
             torch.from_numpy(g_depths).view(C, N),
+        )
+        return (
+            *(g.to(dtype) for g, dtype in zip(grads, ctx.dtypes, strict=True)),
             None,
             None,
             None,
