@@ -80,7 +80,7 @@ def test_bad_inputs_raise_clear_errors():
         GaussianParams(g.means, g.quats, g.log_scales, g.opacity_logits, torch.zeros(8, 5, 3))
     bad = GaussianParams(**{k: v.clone() for k, v in g.as_dict().items()})
     bad.log_scales[3, 1] = float("nan")
-    with pytest.raises(RenderError, match="log_scales.*NaN"):
+    with pytest.raises(RenderError, match=r"log_scales.*NaN"):
         r.render(bad, cams)
     bad_shape = GaussianParams(**{k: v.clone() for k, v in g.as_dict().items()})
     bad_shape.quats = torch.zeros(8, 3)  # mutated after construction

@@ -87,7 +87,7 @@ def save_ply(gaussians: GaussianParams, path: str | Path) -> Path:
     return path
 
 
-def _read_header(path: Path, f) -> tuple[str, int, list[tuple[str, str]], list[str]]:  # noqa: ANN001
+def _read_header(path: Path, f) -> tuple[str, int, list[tuple[str, str]], list[str]]:
     first = f.readline()
     if first.strip() != b"ply":
         raise DataError(f"{path}: not a PLY file (first line is {first[:20]!r})")

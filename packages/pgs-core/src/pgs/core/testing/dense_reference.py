@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
+
 from pgs.core.cameras import Cameras
 from pgs.core.gaussians import GaussianParams
 from pgs.core.rendering.projection import ALPHA_MAX, ALPHA_MIN, T_MIN, Projection, eq4_mask, project
-from torch import Tensor
 
 
 @dataclass

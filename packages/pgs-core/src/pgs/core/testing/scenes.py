@@ -67,7 +67,7 @@ def head_scene(
 
 
 def garden_scene(path: str | Path, seed: int = 42) -> tuple[GaussianParams, Cameras]:
-    """gsplat's real garden test scene, prepared as gsplat's own tests do.
+    """Gsplat's real garden test scene, prepared as gsplat's own tests do.
 
     Args:
         path: the ``gsplat_test_garden.npz`` file.
