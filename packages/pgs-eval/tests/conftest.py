@@ -41,3 +41,67 @@ def face_landmarker_path() -> Path:
     """The MediaPipe Face Landmarker model file."""
     pytest.importorskip("mediapipe")
     return need(FACE_LANDMARKER)
+
+
+# ---------------------------------------------------------------- tiny synthetic speaker and trained head
+
+#: Shared torch threads thrash on the busy CI machine; every test here is small.
+torch.set_num_threads(1)
+
+
+def tiny_config(folder: Path, output: Path, iterations: tuple[int, int, int] = (10, 10, 5)) -> dict:
+    """A run config (as a dict) that trains in seconds on a 48 px synthetic speaker."""
+    density = {
+        "refine_from": 5,
+        "refine_every": 10,
+        "refine_until": 40,
+        "prune_opacity_start": 0.005,
+        "prune_opacity_end": 0.005,
+    }
+    static, deform, finetune = iterations
+    return {
+        "data": {"folder": str(folder)},
+        "model": {
+            "face": {"num_points": 300},
+            "mouth": {
+                "kind": "mouth",
+                "num_points": 200,
+                "expression": None,
+                "deform": ["position"],
+                "position_axis_scale": [0.2, 1.0, 0.2],
+            },
+        },
+        "density": {
+            "face": {"name": "pixel-aware", "params": density},
+            "mouth": {"name": "pixel-aware", "params": density},
+        },
+        "rasterizer": {"name": "torch"},
+        "stages": {"static_iterations": static, "deform_iterations": deform, "finetune_iterations": finetune},
+        "loss": {"lpips_weight": 0.0},
+        "output": str(output),
+        "eval_frames": 2,
+        "log_every": 100,
+        "checkpoint_every": 10_000,
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 33-frame 48x48 synthetic speaker (30 train, 3 val frames) with exact 2D and 3D landmarks."""
+    from pgs.core.data.synthetic import generate_speaker
+    from pgs.core.model.talking_head import build_rasterizer
+
+    out = tmp_path_factory.mktemp("speaker") / "spk"
+    return generate_speaker(out, num_frames=33, size=48, seed=3, rasterizer=build_rasterizer("torch"))
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_speaker: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``final.pt`` of a tiny training run on `tiny_speaker` (its run folder holds report.json)."""
+    from pgs.core.training.config import TrainConfig
+    from pgs.core.training.trainer import Trainer
+
+    run = tmp_path_factory.mktemp("run") / "tiny"
+    config = TrainConfig.model_validate(tiny_config(tiny_speaker, run))
+    result = Trainer(config, quiet=True).run()
+    return result.checkpoint

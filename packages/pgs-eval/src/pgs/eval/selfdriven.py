@@ -14,6 +14,7 @@ is given, and LMD is n/a with a note when not.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,7 +224,7 @@ def clip_waveform(dataset: SpeakerDataset, frames: Sequence[Frame], fps: float) 
 
     path = Path(dataset.folder) / "aud.wav"
     aud_ids = [f.aud_id for f in frames]
-    if not path.is_file() or any(b - a != 1 for a, b in zip(aud_ids, aud_ids[1:], strict=False)):
+    if not path.is_file() or any(b - a != 1 for a, b in itertools.pairwise(aud_ids)):
         return None
     wave, rate = read_waveform(path)
     start = round(aud_ids[0] * rate / fps)
@@ -330,7 +331,10 @@ def evaluate_self_driven(
     report.meta.setdefault("val_frames", [int(f.img_id) for f in frames])
     report.meta.setdefault("region", options.region)
     if anchors is not None:
-        report.meta.setdefault("landmarks", {"predicted": "tracked", "target": "exact", "reference_img_id": anchors.reference, "anchors": anchors.k})
+        report.meta.setdefault(
+            "landmarks",
+            {"predicted": "tracked", "target": "exact", "reference_img_id": anchors.reference, "anchors": anchors.k},
+        )
     return SelfDrivenResult(report, predicted, target, indices, anchors)
 
 

@@ -1,0 +1,180 @@
+"""The ``pgs eval`` and ``pgs ablate`` commands (entry points in group ``pgs.commands``).
+
+Heavy modules (torch, the model, the trainer) are imported inside each command's ``run`` so that
+``pgs --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pgs.core.registry import CommandSpec
+
+if TYPE_CHECKING:
+    from pgs.eval.selfdriven import EvalOptions
+    from pgs.eval.tables import AblationVariant
+
+EVAL_EXAMPLES = """\
+examples:
+  pgs eval runs/a/checkpoints/final.pt
+        self-driven on the held-out frames -> runs/a/eval/{metrics.json, table1.md, strips.png}
+  pgs eval final.pt --audio novel1.wav --audio novel2.wav
+        plus cross-driven lip sync per audio -> table2.md, cross_driven/<audio>.json
+  pgs eval final.pt --syncnet-weights syncnet_v2.model --lpips-weights alexnet-owt-7be5be79.pth
+        LSE-D/LSE-C and LPIPS as numbers (without weights they read "weights not supplied")
+  pgs eval final.pt --landmarker face_landmarker.task --region full --max-frames 200 --device cuda
+
+LMD: on a speaker with landmarks3d.npy (pgs synth) the predicted mouth landmarks are tracked
+through the model and compared with the exact landmarks.npy; on real data MediaPipe runs on both
+sides when --landmarker is given, else LMD is n/a.
+"""
+
+
+def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``pgs eval`` and ``pgs ablate``."""
+    parser.add_argument("--data", type=Path, help="speaker folder (default: the training data)")
+    parser.add_argument(
+        "--region", choices=("face", "full"), default="face",
+        help="PSNR/SSIM/LPIPS region: face (face + inner-mouth parsing masks, as the paper; default) or full frame",
+    )
+    parser.add_argument("--lpips-weights", type=Path, metavar="PATH", help="torchvision AlexNet weights for LPIPS")
+    parser.add_argument("--syncnet-weights", type=Path, metavar="PATH", help="syncnet_python syncnet_v2.model for LSE")
+    parser.add_argument(
+        "--landmarker", type=Path, metavar="PATH", help="MediaPipe face_landmarker.task for LMD on real data"
+    )
+    parser.add_argument("--max-frames", type=int, metavar="N", help="evaluate the first N held-out frames only")
+    parser.add_argument(
+        "--fps-frames", type=int, default=100, metavar="N", help="timed frames of the FPS measurement (0: skip)"
+    )
+    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+
+
+def _options(args: argparse.Namespace) -> EvalOptions:
+    from pgs.eval.selfdriven import EvalOptions
+
+    return EvalOptions(
+        region=args.region,
+        lpips_weights=args.lpips_weights,
+        syncnet_weights=args.syncnet_weights,
+        landmarker=args.landmarker,
+        max_frames=args.max_frames,
+        fps_frames=args.fps_frames,
+        fps_warmup=min(10, args.fps_frames),
+        device=args.device,
+    )
+
+
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, help="a checkpoint written by pgs train")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="evaluation folder (default: <run>/eval)")
+    parser.add_argument(
+        "--audio", type=Path, action="append", default=[], metavar="FILE",
+        help="novel driving audio for the cross-driven table (repeatable; WAV, FLAC, MP3, MP4, or .npy features)",
+    )
+    _evaluation_arguments(parser)
+    parser.add_argument("--method", help="row label (default: the run's density + fusion names)")
+    parser.add_argument("--rasterizer", help="rasterizer backend (default: the training config's)")
+    parser.add_argument("--video", action="store_true", help="also write self_driven.mp4")
+
+
+def _eval_run(args: argparse.Namespace) -> int:
+    from pgs.core.cli.console import stdout
+    from pgs.eval.checkpoint_eval import evaluate_checkpoint
+
+    outputs = evaluate_checkpoint(
+        args.checkpoint,
+        out=args.out,
+        audios=args.audio,
+        data=args.data,
+        options=_options(args),
+        method=args.method,
+        rasterizer=args.rasterizer,
+        video=args.video,
+    )
+    stdout.print(outputs.files["table1"].read_text(encoding="utf-8"), markup=False, highlight=False)
+    if "table2" in outputs.files:
+        stdout.print(outputs.files["table2"].read_text(encoding="utf-8"), markup=False, highlight=False)
+    stdout.print(f"wrote {', '.join(p.name for p in outputs.files.values())} to {outputs.folder}", markup=False)
+    return 0
+
+
+EVAL = CommandSpec(
+    name="eval",
+    help="evaluate a trained head (Table 1 self-driven, Table 2 cross-driven)",
+    add_arguments=_eval_arguments,
+    run=_eval_run,
+    description=(
+        "Render the held-out frames with their own audio and score them against the ground truth (PSNR, SSIM, "
+        "LPIPS, LMD, LSE-D/LSE-C, FPS), optionally drive the head with novel audio and score lip sync; write "
+        "metrics.json, table1.md (and table2.md) in the paper's layouts with the protocols, and prediction | "
+        "truth | error strips.\n\n" + EVAL_EXAMPLES
+    ),
+)
+
+ABLATE_EXAMPLES = """\
+examples:
+  pgs ablate run.yaml --out runs/ablation
+        trains the five Table 3 variants one after another, then writes table3.md,
+        ablation.json, fig5_density.png and per variant <slug>/{checkpoints, eval/, density.png}
+  pgs ablate run.yaml --variants full gradient-concat
+        only some variants (slugs: gradient-concat, pixel-concat, mgf-no-mouth, mgf-no-face, full)
+  pgs ablate run.yaml --retrain      train again even where a finished run exists
+
+Variants (density; fusion face / mouth):
+  gradient-concat  gradient;    concat-mlp / concat-mlp
+  pixel-concat     pixel-aware; concat-mlp / concat-mlp
+  mgf-no-mouth     pixel-aware; mgf / concat-mlp   (MGF without the mouth module)
+  mgf-no-face      pixel-aware; concat-mlp / mgf   (without the face module)
+  full             pixel-aware; mgf / mgf
+A finished variant with the same config is re-evaluated without retraining; an interrupted one
+continues from its last checkpoint.
+"""
+
+
+def _ablate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="base run config (.yaml, .yml or .json), as for pgs train")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="ablation folder (default: <config output>/ablation)")
+    parser.add_argument("--variants", nargs="+", metavar="NAME", help="variants to run (default: all five)")
+    parser.add_argument("--retrain", action="store_true", help="retrain variants whose folder holds a run")
+    _evaluation_arguments(parser)
+
+
+def _ablate_run(args: argparse.Namespace) -> int:
+    from pgs.core.cli.console import stderr, stdout
+    from pgs.core.config import load_config
+    from pgs.core.training.config import TrainConfig
+    from pgs.eval.ablation import run_ablation, select_variants, variant_slug
+
+    config = load_config(args.config, TrainConfig)
+    if args.data is not None:
+        config = config.resolved(data={**config.data.model_dump(), "folder": args.data})
+    out = args.out if args.out is not None else config.output / "ablation"
+
+    def announce(variant: AblationVariant, position: int, total: int) -> None:
+        stderr.print(f"[{position + 1}/{total}] {variant_slug(variant)}: {variant.name}", markup=False)
+
+    outputs = run_ablation(
+        config, out, select_variants(args.variants), _options(args), retrain=args.retrain, on_variant=announce
+    )
+    stdout.print(outputs.table.read_text(encoding="utf-8"), markup=False, highlight=False)
+    stdout.print(f"wrote {outputs.table.name}, {outputs.summary.name}, {outputs.montage.name} to {outputs.folder}",
+                 markup=False)
+    return 0
+
+
+ABLATE = CommandSpec(
+    name="ablate",
+    help="train and evaluate the Table 3 ablation variants",
+    add_arguments=_ablate_arguments,
+    run=_ablate_run,
+    description=(
+        "Derive the paper's five Table 3 variants from one run config (density strategy of both branches, fusion "
+        "module of the face and inside-mouth branches), train them one after another, evaluate each self-driven "
+        "like pgs eval, and write the ablation table and a Fig. 5 style density picture per variant.\n\n"
+        + ABLATE_EXAMPLES
+    ),
+)
+
+__all__ = ["ABLATE", "EVAL"]
