@@ -86,6 +86,12 @@ def tiny_config(folder: Path, output: Path, iterations: tuple[int, int, int] = (
 
 
 @pytest.fixture(scope="session")
+def make_tiny_config():
+    """`tiny_config` for tests (conftest modules are not importable by name)."""
+    return tiny_config
+
+
+@pytest.fixture(scope="session")
 def tiny_speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 33-frame 48x48 synthetic speaker (30 train, 3 val frames) with exact 2D and 3D landmarks."""
     from pgs.core.data.synthetic import generate_speaker
