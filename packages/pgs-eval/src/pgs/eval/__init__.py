@@ -8,6 +8,10 @@ commands build on:
 - `table1_markdown`, `table2_markdown`, `table3_markdown` (the paper's table layouts);
 - `frame_strip_png`, `density_picture_png` (figures);
 - `measure_fps` (batch-1 timing of a renderer).
+
+The commands themselves: ``pgs eval`` (`pgs.eval.checkpoint_eval.evaluate_checkpoint`, built on
+`pgs.eval.selfdriven`) and ``pgs ablate`` (`pgs.eval.ablation.run_ablation`), registered in
+``pgs.commands`` from `pgs.eval.commands`.
 """
 
 from pgs.eval.errors import MissingWeightsError

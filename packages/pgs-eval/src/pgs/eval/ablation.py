@@ -152,6 +152,11 @@ def _saved_config(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict without the fields that do not change what is trained (device)."""
+    return {k: v for k, v in config.items() if k != "device"}
+
+
 def _train(config: TrainConfig, folder: Path, retrain: bool) -> tuple[Any, Any, Any, dict[str, Any], bool]:
     """Train (or reuse / continue) one variant; returns (head, train_set, val_set, report, trained)."""
     from pgs.core.training.trainer import Trainer
@@ -160,9 +165,8 @@ def _train(config: TrainConfig, folder: Path, retrain: bool) -> tuple[Any, Any, 
     last = folder / "checkpoints" / "last.pt"
     if retrain and folder.exists():
         shutil.rmtree(folder)
-    wanted = config.model_dump(mode="json")
     saved = _saved_config(folder)
-    if folder.exists() and saved is not None and saved != wanted:
+    if folder.exists() and saved is not None and _comparable(saved) != _comparable(config.model_dump(mode="json")):
         raise ConfigError(
             f"{folder}: holds a run with a different config; pass --retrain to replace it or choose another --out"
         )

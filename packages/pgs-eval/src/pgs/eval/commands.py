@@ -48,10 +48,10 @@ def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fps-frames", type=int, default=100, metavar="N", help="timed frames of the FPS measurement (0: skip)"
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--device", help="torch device (pgs eval default: cpu; pgs ablate default: the config's)")
 
 
-def _options(args: argparse.Namespace) -> EvalOptions:
+def _options(args: argparse.Namespace, device: str = "cpu") -> EvalOptions:
     from pgs.eval.selfdriven import EvalOptions
 
     return EvalOptions(
@@ -62,7 +62,7 @@ def _options(args: argparse.Namespace) -> EvalOptions:
         max_frames=args.max_frames,
         fps_frames=args.fps_frames,
         fps_warmup=min(10, args.fps_frames),
-        device=args.device,
+        device=args.device or device,
     )
 
 
@@ -156,7 +156,12 @@ def _ablate_run(args: argparse.Namespace) -> int:
         stderr.print(f"[{position + 1}/{total}] {variant_slug(variant)}: {variant.name}", markup=False)
 
     outputs = run_ablation(
-        config, out, select_variants(args.variants), _options(args), retrain=args.retrain, on_variant=announce
+        config,
+        out,
+        select_variants(args.variants),
+        _options(args, config.device),
+        retrain=args.retrain,
+        on_variant=announce,
     )
     stdout.print(outputs.table.read_text(encoding="utf-8"), markup=False, highlight=False)
     stdout.print(f"wrote {outputs.table.name}, {outputs.summary.name}, {outputs.montage.name} to {outputs.folder}",
