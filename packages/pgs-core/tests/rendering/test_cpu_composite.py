@@ -191,6 +191,8 @@ def test_rejects_non_cpu_and_mismatched_bins() -> None:
     bins = make_bins(proj, 8, 8, 4)
     with pytest.raises(RenderError, match="needs"):
         composite(proj, bins, 16, 8)
+    with pytest.raises(RenderError, match=r"outside 1\.\.64"):
+        composite(proj, make_bins(proj, 8, 8, 65), 8, 8)
     if torch.cuda.is_available():  # pragma: no cover - no GPU here
         proj.means2d = proj.means2d.cuda()
         with pytest.raises(RenderError, match="CPU tensors only"):

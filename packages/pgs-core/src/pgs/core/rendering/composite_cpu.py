@@ -189,7 +189,8 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities and proj.depths.
 
     Raises:
-        RenderError: a tensor is not on the CPU, or the bins do not match the image size.
+        RenderError: a tensor is not on the CPU, the tile size is outside 1..64, or the bins do
+            not match the image size.
     """
     tensors = {
         "means2d": proj.means2d,
@@ -206,6 +207,10 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
                 f"cpu rasterizer: {name} is on {tensor.device}; the cpu backend renders CPU tensors only "
                 "(use the 'torch' or 'gsplat' backend on other devices)"
             )
+    if not 1 <= bins.tile_size <= 64:
+        raise RenderError(
+            f"cpu rasterizer: tile_size {bins.tile_size} is outside 1..64 (one 64-bit mask per tile row)"
+        )
     tiles_x = -(-width // bins.tile_size)
     tiles_y = -(-height // bins.tile_size)
     if (bins.tiles_x, bins.tiles_y) != (tiles_x, tiles_y):

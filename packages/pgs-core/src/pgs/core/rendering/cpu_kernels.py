@@ -2,7 +2,7 @@
 
 The kernels implement the compositing rules of the rasterizer contract (3DGS, Kerbl et al. 2023,
 Eq. 3 alpha blending; pixel counts m_k^i of PGSTalker Eq. 5) over tiles binned by
-`pgs.core.rendering.binning.bin_tiles`:
+`pgs.core.rendering.binning.bin_tiles` (or the identical `binning_fast.bin_tiles_fast`):
 
 - `forward_tiles`: front-to-back per pixel, parallel over tiles (``prange``); each tile writes
   only its own pixels and its own range of the intersection list, so the result does not depend
@@ -11,8 +11,17 @@ Eq. 3 alpha blending; pixel counts m_k^i of PGSTalker Eq. 5) over tiles binned b
 - `backward_tiles`: back-to-front per pixel (as in 3DGS), recovering the transmittance before
   each Gaussian by division, writing per-intersection gradients into its tile's range of an
   ``[M, 10]`` buffer.
-- `reduce_intersections`: sums per-intersection gradients and pixel counts into per-Gaussian
-  arrays in a fixed (intersection) order: deterministic, no atomics.
+- `reduce_counts`, `reduce_gradients`: sum per-intersection pixel counts and gradients into
+  per-Gaussian arrays in a fixed (intersection) order: deterministic, no atomics.
+
+Loop order. Inside a tile the Gaussians are the outer loop (front to back, or back to front in
+the backward pass), then the pixel rows the Gaussian's ellipse reaches, then only the pixel
+columns of that row inside the ellipse sigma <= log(255 o) (a conservative span, see `_pack`).
+Every pixel still sees its Gaussians in list order with the same float32 operations, so the
+result equals a per-pixel walk; but a Gaussian's gradient is summed in registers over its pixels
+and written once, and pixels outside its ellipse are never visited. One 64-bit mask per pixel
+row marks the pixels still compositing (forward: not saturated; backward: whose composited range
+reaches the current Gaussian), so saturated regions cost one test per row.
 
 All arithmetic is float32 (constants are float32 so numba does not promote to float64) and the
 kernels are compiled with ``cache=True``: the first call in a fresh environment compiles (a few
@@ -168,9 +177,9 @@ def forward_tiles(
 ) -> None:
     """Front-to-back compositing of every tile of every camera.
 
-    Each pixel walks its tile's list front to back exactly as the contract says; the loops run
-    per pixel row with the Gaussians outer, so that each Gaussian visits only the pixel columns
-    its ellipse can reach in that row (results are identical to a per-pixel walk).
+    Each pixel walks its tile's list front to back exactly as the contract says; the Gaussians
+    are the outer loop and each visits only the pixel columns its ellipse can reach in each row
+    (results are identical to a per-pixel walk; see the module docstring).
 
     Args:
         means2d: [C*N, 2] float32 pixel centres.
@@ -318,8 +327,8 @@ def backward_tiles(
     dC/dalpha_i = c_i T_i - S_i / (1 - alpha_i) with S_i = sum_{j>i} c_j w_j (same for D), and
     dA/dalpha_i = T_final / (1 - alpha_i). T_i is recovered walking back: T_i = T_{i+1} / (1 - alpha_i).
     Each pixel walks back from its last composited intersection; as in the forward pass the
-    loops run per pixel row with the Gaussians outer, and a Gaussian's gradient from one row is
-    summed in registers, then added to its record in a fixed order (deterministic).
+    Gaussians are the outer loop, and a Gaussian's gradient is summed in registers over its
+    pixels in a fixed order, then written to its record once (deterministic).
 
     Args:
         packed: [M, PACK_WIDTH] float32 intersection records from `forward_tiles`.
