@@ -50,7 +50,9 @@ class Cameras:
         """
         c = self.viewmats.shape[0]
         if tuple(self.viewmats.shape) != (c, 4, 4) or c == 0:
-            raise RenderError(f"Cameras.viewmats: expected shape [C, 4, 4] with C >= 1, got {list(self.viewmats.shape)}")
+            raise RenderError(
+                f"Cameras.viewmats: expected shape [C, 4, 4] with C >= 1, got {list(self.viewmats.shape)}"
+            )
         if tuple(self.Ks.shape) != (c, 3, 3):
             raise RenderError(f"Cameras.Ks: expected shape [{c}, 3, 3], got {list(self.Ks.shape)}")
         if self.viewmats.device != self.Ks.device:
@@ -97,8 +99,10 @@ def intrinsics(fx: float, fy: float, cx: float, cy: float, dtype: torch.dtype = 
 
 
 def opengl_c2w_to_viewmat(c2w: Tensor) -> Tensor:
-    """Convert OpenGL camera-to-world poses (ER-NeRF/TalkingGaussian ``transform_matrix``) to
-    OpenCV world-to-camera matrices: flip the y and z camera axes, then invert.
+    """Convert OpenGL camera-to-world poses to OpenCV world-to-camera matrices.
+
+    ER-NeRF / TalkingGaussian store ``transform_matrix`` as an OpenGL camera-to-world matrix:
+    flip its y and z camera axes, then invert.
 
     Args:
         c2w: [..., 4, 4] (or [..., 3, 4]) OpenGL camera-to-world matrices (x right, y up, -z forward).
@@ -124,9 +128,12 @@ def cameras_from_transforms(
     Args:
         c2w: [C, 4, 4] OpenGL camera-to-world ``transform_matrix`` values.
         focal: ``focal_len`` in pixels (the same for x and y).
-        cx, cy: principal point in pixels (``cx``, ``cy`` of the file).
-        width, height: image size in pixels.
-        near, far: clipping depths (TalkingGaussian: 0.01 and 100).
+        cx: principal point x in pixels (``cx`` of the file).
+        cy: principal point y in pixels (``cy`` of the file).
+        width: image width in pixels.
+        height: image height in pixels.
+        near: near clipping depth (TalkingGaussian: 0.01).
+        far: far clipping depth (TalkingGaussian: 100).
     """
     if not focal > 0:
         raise RenderError(f"focal_len must be positive, got {focal}")

@@ -161,8 +161,8 @@ def _markdown(report: dict[str, Any]) -> str:
     lines = [
         "# pgs demo",
         "",
-        f"Synthetic speaker: {report['preset']['frames']} frames at {report['preset']['size']}x{report['preset']['size']}; "
-        f"rasterizer `{report['rasterizer']}`.",
+        f"Synthetic speaker: {report['preset']['frames']} frames at "
+        f"{report['preset']['size']}x{report['preset']['size']}; rasterizer `{report['rasterizer']}`.",
         "",
         "| | full frame PSNR (dB) | head region PSNR (dB) |",
         "|---|---|---|",
