@@ -74,10 +74,14 @@ def small_config(
         audio_params: the encoder's parameters.
     """
     total = 2 * args.steps  # static + deform steps of one branch
+    # Short runs: refine from a quarter of the steps, and a low opacity-prune ramp (TalkingGaussian's
+    # 0.05 -> 0.3 over a few dozen steps would prune Gaussians before they have learnt their opacity).
     refine = {
-        "refine_from": max(total // 10, 1),
+        "refine_from": max(total // 4, 1),
         "refine_every": max(total // 10, 2),
         "refine_until": max(total - total // 8, 2),
+        "prune_opacity_start": 0.01,
+        "prune_opacity_end": 0.05,
     }
     finetune = args.finetune if args.finetune is not None else max(args.steps // 4, 1)
     return TrainConfig.model_validate(

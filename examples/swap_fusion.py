@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.fusions:
         if name not in installed:
             dist = KNOWN_COMPONENTS[FUSION].get(name, "a package that provides it")
-            skipped[name] = f"not installed (pip install {dist})"
+            skipped[name] = f"{name!r} is not installed (pip install {dist})"
     chosen = [n for n in args.fusions if n not in skipped]
     if not chosen:
         print("error: none of the requested fusion modules is installed: " + "; ".join(skipped.values()),
