@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-_FENCE = re.compile(r"^```bash runnable[ \t]*\n(.*?)^```", re.S | re.M)
+_FENCE = re.compile(r"^[ \t]*```bash runnable[ \t]*\n(.*?)^[ \t]*```", re.S | re.M)
 
 
 def runnable_blocks(text: str | None = None) -> list[list[str]]:
@@ -25,9 +25,9 @@ def runnable_blocks(text: str | None = None) -> list[list[str]]:
         commands: list[str] = []
         pending = ""
         for raw in match.group(1).splitlines():
-            line = raw.rstrip()
+            line = raw.strip()
             if line.endswith("\\"):
-                pending += line[:-1] + " "
+                pending += line[:-1].rstrip() + " "
                 continue
             line = pending + line
             pending = ""
