@@ -22,9 +22,10 @@ from pgs.core.errors import RenderError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.groups import RASTERIZERS
 from pgs.core.registry import registry
-from pgs.core.rendering.cpu_backend import CpuRasterizer
+from pgs.core.rendering.cpu_backend import SPEC, CpuRasterizer
 from pgs.core.rendering.select import get_rasterizer, resolve_backend_name
 from pgs.core.rendering.torch_backend import TorchRasterizer
+from pgs.core.testing import check_rasterizer
 from pgs.core.testing.dense_reference import dense_render
 
 PARAMS = ("means", "quats", "log_scales", "opacity_logits", "sh")
@@ -182,6 +183,8 @@ def test_rendering_from_two_threads_is_safe() -> None:
 
 def test_registered_and_default_on_cpu() -> None:
     assert "cpu" in registry(RASTERIZERS).names()
+    assert registry(RASTERIZERS).get("cpu") is SPEC
+    check_rasterizer(SPEC)
     assert isinstance(registry(RASTERIZERS).create("cpu", {"tile_size": 8}), CpuRasterizer)
     assert resolve_backend_name("auto", "cpu") == "cpu"
     assert isinstance(get_rasterizer("auto", "cpu"), CpuRasterizer)
