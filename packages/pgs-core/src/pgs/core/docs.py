@@ -183,16 +183,32 @@ class EntryPointDecl:
     value: str
 
 
+def _entry_point_tables(text: str) -> dict[str, dict[str, str]]:
+    """``[project.entry-points."<group>"]`` tables of a pyproject text (tomllib, or a line parser on 3.10)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: entry-point tables are plain `name = "value"` lines
+        groups: dict[str, dict[str, str]] = {}
+        current: dict[str, str] | None = None
+        for line in text.splitlines():
+            header = re.match(r'^\[project\.entry-points\."?([^"\]]+)"?\]\s*$', line.strip())
+            if header:
+                current = groups.setdefault(header.group(1), {})
+            elif line.strip().startswith("["):
+                current = None
+            elif current is not None and (item := re.match(r'^\s*"?([\w.-]+)"?\s*=\s*"([^"]+)"', line)):
+                current[item.group(1)] = item.group(2)
+        return groups
+    return tomllib.loads(text).get("project", {}).get("entry-points", {})
+
+
 def declared_entry_points(package_dir: Path) -> list[EntryPointDecl]:
     """The entry points of a package's ``pyproject.toml`` (``[project.entry-points."<group>"]``)."""
-    import tomllib
-
     pyproject = package_dir / "pyproject.toml"
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        groups = _entry_point_tables(pyproject.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # tomllib.TOMLDecodeError is a ValueError
         raise DocsError(f"{pyproject}: cannot read: {exc}") from None
-    groups = data.get("project", {}).get("entry-points", {})
     return [EntryPointDecl(g, n, v) for g in sorted(groups) for n, v in sorted(groups[g].items())]
 
 
