@@ -20,7 +20,6 @@ except ImportError as exc:  # pragma: no cover - exercised by a subprocess test 
         "or use the 'torch' backend (pure PyTorch, any device)"
     ) from exc
 
-import torch
 
 from pgs.core.cameras import Cameras
 from pgs.core.gaussians import GaussianParams
@@ -29,8 +28,7 @@ from pgs.core.interfaces import Rasterizer, RasterizerConfig
 from pgs.core.registry import ComponentSpec
 from pgs.core.rendering.binning_fast import bin_tiles_fast
 from pgs.core.rendering.composite_cpu import composite
-from pgs.core.rendering.pipeline import validate_render_inputs
-from pgs.core.rendering.projection import eq4_mask, project
+from pgs.core.rendering.pipeline import render_pipeline
 from pgs.core.rendering.result import RenderResult
 
 
@@ -61,28 +59,7 @@ class CpuRasterizer(Rasterizer):
                     f"the 'cpu' rasterizer renders CPU tensors only, but the {label} are on {device}; "
                     "use the 'gsplat' backend on CUDA or the 'torch' backend on any device"
                 )
-        # The shared pipeline (`pipeline.render_pipeline`) with the compiled binning.
-        validate_render_inputs(gaussians, cameras, sh_degree)
-        width, height = int(cameras.width), int(cameras.height)
-        proj = project(gaussians, cameras, sh_degree, self.config.eps2d)
-        bins = bin_tiles_fast(proj, width, height, self.config.tile_size)
-        color, alpha, depth, counts = composite(proj, bins, width, height)
-        # Eq. 4: only Gaussians with R > 0, depth > z_min and centre in the grown image count.
-        counts = torch.where(eq4_mask(proj, self.config.z_min), counts, torch.zeros_like(counts))
-        means2d = proj.means2d
-        if means2d.requires_grad:
-            means2d.retain_grad()
-        return RenderResult(
-            color=color,
-            alpha=alpha,
-            depth=depth,
-            means2d=means2d,
-            radii=proj.radii,
-            depths=proj.depths,
-            pixel_counts=counts.to(torch.int32),
-            width=width,
-            height=height,
-        )
+        return render_pipeline(composite, self.config, gaussians, cameras, sh_degree, binner=bin_tiles_fast)
 
 
 SPEC: ComponentSpec[RasterizerConfig, CpuRasterizer] = ComponentSpec(

@@ -22,6 +22,8 @@ from pgs.core.rendering.result import RenderResult
 
 #: composite(proj, bins, width, height) -> (color, alpha, depth, counts), see `composite_torch`.
 Compositor = Callable[[Projection, TileBins, int, int], tuple[Tensor, Tensor, Tensor, Tensor]]
+#: bin_tiles(proj, width, height, tile_size) -> TileBins, see `binning.bin_tiles`.
+Binner = Callable[[Projection, int, int, int], TileBins]
 
 
 def validate_render_inputs(gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None) -> None:
@@ -62,6 +64,7 @@ def render_pipeline(
     gaussians: GaussianParams,
     cameras: Cameras,
     sh_degree: int | None = None,
+    binner: Binner = bin_tiles,
 ) -> RenderResult:
     """Validate, project, bin, composite and assemble the `RenderResult`.
 
@@ -71,6 +74,7 @@ def render_pipeline(
         gaussians: N Gaussians.
         cameras: C cameras.
         sh_degree: SH degree (None = all stored).
+        binner: tile binning (`binning.bin_tiles`, or an equal faster variant).
 
     Returns:
         The `RenderResult`; ``means2d`` retains its gradient when it requires one.
@@ -78,7 +82,7 @@ def render_pipeline(
     validate_render_inputs(gaussians, cameras, sh_degree)
     width, height = int(cameras.width), int(cameras.height)
     proj = project(gaussians, cameras, sh_degree, config.eps2d)
-    bins = bin_tiles(proj, width, height, config.tile_size)
+    bins = binner(proj, width, height, config.tile_size)
     color, alpha, depth, counts = compositor(proj, bins, width, height)
     # Eq. 4: only Gaussians with R > 0, depth > z_min and centre in the grown image count.
     counts = torch.where(eq4_mask(proj, config.z_min), counts, torch.zeros_like(counts)).to(torch.int32)
@@ -98,4 +102,4 @@ def render_pipeline(
     )
 
 
-__all__ = ["Compositor", "render_pipeline", "validate_render_inputs"]
+__all__ = ["Binner", "Compositor", "render_pipeline", "validate_render_inputs"]
