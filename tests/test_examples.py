@@ -86,6 +86,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def speaker(work: Path) -> Path:
     from pgs.core.data.synthetic import generate_speaker
 
+    (work / "data").mkdir()
     return generate_speaker(work / "data" / "tiny", num_frames=24, size=48, seed=3)
 
 
@@ -179,7 +180,8 @@ def test_custom_audio_encoder(work: Path, speaker: Path) -> None:
     assert report["audio_layout"] == "band-energy"
     assert report["feature_shape"][1:] == [16, 4] and report["feature_shape"][0] == 24
     assert finite(report["heldout"]["psnr"])
-    assert Path(report["checkpoint"]).is_file()
+    checkpoint = Path(report["checkpoint"])
+    assert (checkpoint if checkpoint.is_absolute() else work / checkpoint).is_file()
     assert "contract passed" in stdout
 
 
