@@ -97,7 +97,8 @@ def covariance3d(quats: Tensor, scales: Tensor) -> Tensor:
         [N, 3, 3] covariances.
     """
     m = quat_to_rotmat(quats) * scales[..., None, :]
-    return m @ m.transpose(-1, -2)
+    # M M^T written out: batched 3x3 matmuls are slow on CPU for millions of tiny matrices.
+    return (m[..., :, None, :] * m[..., None, :, :]).sum(-1)
 
 
 def screen_radius(cov2d_a: Tensor, cov2d_b: Tensor, cov2d_c: Tensor, opacities: Tensor) -> Tensor:
@@ -145,9 +146,8 @@ def project(
 
     rot_v = viewmats[:, :3, :3]  # [C, 3, 3]
     t_v = viewmats[:, :3, 3]  # [C, 3]
-    means_c = torch.einsum("cij,nj->cni", rot_v, gaussians.means) + t_v[:, None, :]  # [C, N, 3]
+    means_c = gaussians.means[None] @ rot_v.transpose(1, 2) + t_v[:, None, :]  # [C, N, 3]
     cov_w = covariance3d(gaussians.quats, torch.exp(gaussians.log_scales))  # [N, 3, 3]
-    cov_c = torch.einsum("cij,njk,clk->cnil", rot_v, cov_w, rot_v)  # [C, N, 3, 3]
 
     tx, ty, tz = means_c.unbind(-1)  # [C, N]
     depth_ok = (tz > cameras.near) & (tz < cameras.far)
@@ -163,7 +163,10 @@ def project(
     zero = torch.zeros_like(z)
     jac = torch.stack([fx / z, zero, -fx * txc / (z * z), zero, fy / z, -fy * tyc / (z * z)], -1)
     jac = jac.reshape(*z.shape, 2, 3)  # [C, N, 2, 3]
-    cov2d = jac @ cov_c @ jac.transpose(-1, -2)  # [C, N, 2, 2]
+    # cov2d = J W cov_w W^T J^T with T = J W, written out (tiny batched matmuls are slow on CPU).
+    t_mat = (jac[..., :, :, None] * rot_v[:, None, None, :, :]).sum(-2)  # [C, N, 2, 3]
+    t_cov = (t_mat[..., :, :, None] * cov_w[None, :, None, :, :]).sum(-2)  # [C, N, 2, 3]
+    cov2d = (t_cov[..., :, None, :] * t_mat[..., None, :, :]).sum(-1)  # [C, N, 2, 2]
 
     a = cov2d[..., 0, 0] + eps2d  # 0.3 px low-pass
     b = 0.5 * (cov2d[..., 0, 1] + cov2d[..., 1, 0])
@@ -172,7 +175,7 @@ def project(
     det = torch.clamp_min(det_raw, 1e-10)
     conics = torch.stack([c / det, -b / det, a / det], -1)  # [C, N, 3]
 
-    means2d = torch.einsum("cij,cnj->cni", Ks[:, :2, :3], means_c) / z[..., None]  # [C, N, 2]
+    means2d = (means_c @ Ks[:, :2, :3].transpose(1, 2)) / z[..., None]  # [C, N, 2]
 
     opac = torch.sigmoid(gaussians.opacity_logits)
     opacities = opac[None, :].expand(cameras.num, -1)
