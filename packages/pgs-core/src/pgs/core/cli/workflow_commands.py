@@ -25,7 +25,7 @@ examples:
 
 
 def _synth_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", type=Path, help="folder to create (must not exist unless --overwrite)")
+    parser.add_argument("out", type=Path, help="folder to create (parents too; must not exist unless --overwrite)")
     parser.add_argument("--frames", type=int, default=250, help="video frames at 25 fps (default 250 = 10 s)")
     parser.add_argument("--size", type=int, default=256, help="image width and height in pixels (default 256)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -40,6 +40,7 @@ def _synth_run(args: argparse.Namespace) -> int:
     from pgs.core.model.talking_head import build_rasterizer
 
     rasterizer = build_rasterizer(args.rasterizer)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     with Progress(console=stderr, transient=True) as progress:
         task = progress.add_task("synth", total=args.frames)
         folder = generate_speaker(
