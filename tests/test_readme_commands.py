@@ -12,7 +12,7 @@ order with ``bash -c`` in one scratch folder (``examples/`` linked in, the test 
 - ``pgs prep``: the real clip and Face Landmarker of ``../shared/data/`` for ``talk.mp4`` and
   ``face_landmarker.task``, 20 frames at 128x128 (the block skips without that folder).
 
-``make`` lines are not run (CI runs ``make test``; ``make demo`` takes ten minutes) and
+``make`` lines are not run (CI runs ``make test``; ``make demo`` takes minutes) and
 ``python examples/...`` lines are run by tests/test_examples.py. ``pgs demo --quick`` runs as
 written.
 """

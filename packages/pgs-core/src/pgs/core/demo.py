@@ -9,7 +9,7 @@ Everything lands in one output folder::
     eval/             pgs-eval's metrics, tables and strips (when pgs-eval is installed)
     report.md         what was run, how long each part took, and the held-out metrics
 
-The preset is sized for a 2-core CPU (about ten minutes in all); ``--quick`` is a one-minute
+The preset is sized for a 2-core CPU (about four minutes in all, ten at most); ``--quick`` is a one-minute
 smoke run of the same pipeline.
 """
 

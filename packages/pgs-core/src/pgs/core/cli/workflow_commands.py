@@ -294,7 +294,7 @@ EXPORT = CommandSpec(
 
 DEMO_EXAMPLES = """\
 examples:
-  pgs demo                    everything in runs/demo (about ten minutes on a 2-core CPU)
+  pgs demo                    everything in runs/demo (about four minutes on a 2-core CPU)
   pgs demo runs/try --quick   a one-minute smoke run of the same pipeline
 """
 
