@@ -41,8 +41,9 @@ class LinearFusion(FusionModule):
         return Deformation(out["position"] * scale, out.get("scale"), out.get("rotation"))
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def test_fusion():
+    """The test fusion, registered in-process for each model test module only (no leak to other tests)."""
     spec = ComponentSpec(TEST_FUSION, FUSION, FusionConfig, LinearFusion, "test: random linear map")
     registry(FUSION).register(spec, replace=True)
     yield spec
