@@ -182,3 +182,34 @@ def test_export_ply_round_trip(trained: tuple[Trainer, Any], tmp_path: Path) -> 
     torch.testing.assert_close(
         gaussians.means[: trainer.head.face.num_gaussians], trainer.head.face.params["means"].detach()
     )
+
+
+@needs_plugins
+def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(speaker: Path, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    long = {"stages": {"static_iterations": 150, "deform_iterations": 100, "finetune_iterations": 10}}
+    config = _write_config(tmp_path / "run.json", tiny_config(speaker, out, **long))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", "from pgs.core.cli.main import console_main; console_main()"]
+    proc = subprocess.Popen([*cmd, "train", str(config), "--quiet"], env=env, stderr=subprocess.PIPE, text=True)
+    log = out / "train.jsonl"
+    deadline = time.monotonic() + 240
+    while not (log.exists() and log.stat().st_size > 0):
+        assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "--resume" in err
+    checkpoint = out / "checkpoints" / "last.pt"
+    assert checkpoint.is_file() and not (out / "report.json").exists()
+    resumed = subprocess.run([*cmd, "train", "--resume", str(checkpoint), "--quiet"], env=env,
+                             capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (out / "report.json").is_file()
