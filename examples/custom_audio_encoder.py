@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bands", type=int, default=4, help="frequency bands (default 4)")
     p.add_argument("--out", type=Path, default=Path("runs/custom_audio"), help="output folder")
-    add_run_arguments(p, steps=40, size=64, frames=40)
+    add_run_arguments(p, steps=80, size=64, frames=40)
     args = p.parse_args(argv)
     check_run_arguments(p, args)
     torch.set_num_threads(args.threads)

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs/density_compare"), help="output folder")
     p.add_argument("--frame", type=int, default=None, help="held-out frame to show (default: the most open mouth)")
-    add_run_arguments(p, steps=40, size=96, frames=40)
+    add_run_arguments(p, steps=100, size=96, frames=40)
     args = p.parse_args(argv)
     check_run_arguments(p, args)
     torch.set_num_threads(args.threads)

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=3.0, help="length of the generated audio (default 3)")
     p.add_argument("--data", type=Path, help="speaker folder for poses/backgrounds (default: the training data)")
     p.add_argument("--out", type=Path, default=Path("runs/drive/talk.mp4"), help="output MP4")
-    add_run_arguments(p, steps=40, size=64, frames=40)
+    add_run_arguments(p, steps=80, size=64, frames=40)
     args = p.parse_args(argv)
     check_run_arguments(p, args)
     if args.out.suffix.lower() != ".mp4":

@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fusions", nargs="+", default=list(FUSIONS), help="fusion names to compare (default: all four)")
     p.add_argument("--out", type=Path, default=Path("runs/swap_fusion"), help="output folder")
-    add_run_arguments(p, steps=30, size=64, frames=40)
+    add_run_arguments(p, steps=120, size=64, frames=40)
     args = p.parse_args(argv)
     check_run_arguments(p, args)
     torch.set_num_threads(args.threads)
