@@ -38,8 +38,9 @@ from pgs.core.errors import RenderError
 from pgs.core.rendering.binning import TileBins
 from pgs.core.rendering.projection import ALPHA_MAX, ALPHA_MIN, T_MIN, Projection
 
-#: Upper bound on the elements of one [tiles, pixels, K] temporary (about 16 MB in float32).
-CHUNK_ELEMENTS = 1 << 22
+#: Upper bound on the elements of one [tiles, pixels, K] temporary (2 MB in float32: chunks that
+#: stay in cache were 15 % faster than 16 MB ones at 512x512 / 30k Gaussians on 2 cores).
+CHUNK_ELEMENTS = 1 << 19
 #: Depth-block sizes of the successive rounds (the last one repeats).
 BLOCK_SCHEDULE = (32, 32, 64, 64, 128, 128, 256)
 
