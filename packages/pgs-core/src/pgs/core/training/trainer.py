@@ -442,20 +442,13 @@ class Trainer:
         indices = torch.linspace(0, len(dataset) - 1, count).round().long().unique().tolist()
         was_training = self.head.training
         self.head.eval()
-        sq_full = sq_head = 0.0
-        n_full = n_head = 0
+        errors = _RegionErrors()
         with torch.no_grad():
             for i in indices:
                 frame = dataset[i].to(self.device)
-                image = self.head.render_frame(frame).image[0]
-                err = (image.clamp(0, 1) - frame.image) ** 2
-                region = frame.masks.head | frame.masks.mouth
-                sq_full += float(err.sum())
-                n_full += err.numel()
-                sq_head += float(err[region].sum())
-                n_head += int(region.sum()) * 3
+                errors.add(self.head.render_frame(frame).image[0].clamp(0, 1), frame)
         self.head.train(was_training)
-        return {"psnr": _psnr_from_mse(sq_full / max(n_full, 1)), "psnr_head": _psnr_from_mse(sq_head / max(n_head, 1))}
+        return errors.psnr()
 
     def mean_image_baseline(self, max_frames: int = 200) -> dict[str, float]:
         """PSNR of the trivial predictor (the mean training image) on the held-out frames."""
@@ -467,17 +460,10 @@ class Trainer:
             mean = img.clone() if mean is None else mean + img
             count += 1
         mean = mean / count
-        sq_full = sq_head = 0.0
-        n_full = n_head = 0
+        errors = _RegionErrors()
         for i in range(len(self.val_set)):
-            frame = self.val_set[i]
-            err = (mean - frame.image) ** 2
-            region = frame.masks.head | frame.masks.mouth
-            sq_full += float(err.sum())
-            n_full += err.numel()
-            sq_head += float(err[region].sum())
-            n_head += int(region.sum()) * 3
-        return {"psnr": _psnr_from_mse(sq_full / n_full), "psnr_head": _psnr_from_mse(sq_head / max(n_head, 1))}
+            errors.add(mean, self.val_set[i])
+        return errors.psnr()
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -613,6 +599,32 @@ class Trainer:
 
 def _psnr_from_mse(mse: float) -> float:
     return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
+
+
+@dataclass
+class _RegionErrors:
+    """Squared errors summed over frames, on the full frame and on the head region (face, hair, mouth)."""
+
+    sq_full: float = 0.0
+    n_full: int = 0
+    sq_head: float = 0.0
+    n_head: int = 0
+
+    def add(self, prediction: Tensor, frame: Frame) -> None:
+        """Accumulate one [H, W, 3] prediction against `frame`'s ground truth."""
+        err = (prediction - frame.image) ** 2
+        region = frame.masks.head | frame.masks.mouth
+        self.sq_full += float(err.sum())
+        self.n_full += err.numel()
+        self.sq_head += float(err[region].sum())
+        self.n_head += int(region.sum()) * 3
+
+    def psnr(self) -> dict[str, float]:
+        """``{"psnr": full frame, "psnr_head": head region}`` in dB."""
+        return {
+            "psnr": _psnr_from_mse(self.sq_full / max(self.n_full, 1)),
+            "psnr_head": _psnr_from_mse(self.sq_head / max(self.n_head, 1)),
+        }
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
