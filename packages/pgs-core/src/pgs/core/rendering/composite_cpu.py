@@ -189,8 +189,8 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities and proj.depths.
 
     Raises:
-        RenderError: a tensor is not on the CPU, the tile size is outside 1..64, or the bins do
-            not match the image size.
+        RenderError: a tensor is not on the CPU, the tile size is outside 1..64, the bins do
+            not match the image size, or one tile's list is longer than `cpu_kernels.MAX_TILE_LIST`.
     """
     tensors = {
         "means2d": proj.means2d,
@@ -208,9 +208,7 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
                 "(use the 'torch' or 'gsplat' backend on other devices)"
             )
     if not 1 <= bins.tile_size <= 64:
-        raise RenderError(
-            f"cpu rasterizer: tile_size {bins.tile_size} is outside 1..64 (one 64-bit mask per tile row)"
-        )
+        raise RenderError(f"cpu rasterizer: tile_size {bins.tile_size} is outside 1..64, the RasterizerConfig range")
     tiles_x = -(-width // bins.tile_size)
     tiles_y = -(-height // bins.tile_size)
     if (bins.tiles_x, bins.tiles_y) != (tiles_x, tiles_y):
@@ -223,6 +221,13 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         raise RenderError(
             f"cpu rasterizer: tile_starts has {bins.tile_starts.shape[0]} entries, expected {C * tiles_x * tiles_y + 1}"
         )
+    if bins.gaussian_ids.shape[0] >= _k.MAX_TILE_LIST:
+        longest = int((bins.tile_starts[1:] - bins.tile_starts[:-1]).max())
+        if longest >= _k.MAX_TILE_LIST:
+            raise RenderError(
+                f"cpu rasterizer: one tile is covered by {longest} Gaussians, more than the {_k.MAX_TILE_LIST} "
+                "its kernels index exactly; use a smaller tile_size or the 'torch' backend"
+            )
     return _CompositeFunction.apply(
         proj.means2d,
         proj.conics,

@@ -14,18 +14,31 @@ Eq. 3 alpha blending; pixel counts m_k^i of PGSTalker Eq. 5) over tiles binned b
 - `reduce_counts`, `reduce_gradients`: sum per-intersection pixel counts and gradients into
   per-Gaussian arrays in a fixed (intersection) order: deterministic, no atomics.
 
-Loop order. Inside a tile the Gaussians are the outer loop (front to back, or back to front in
-the backward pass), then the pixel rows the Gaussian's ellipse reaches, then only the pixel
-columns of that row inside the ellipse sigma <= log(255 o) (a conservative span, see `_pack`).
-Every pixel still sees its Gaussians in list order with the same float32 operations, so the
-result equals a per-pixel walk; but a Gaussian's gradient is summed in registers over its pixels
-and written once, and pixels outside its ellipse are never visited. One 64-bit mask per pixel
-row marks the pixels still compositing (forward: not saturated; backward: whose composited range
-reaches the current Gaussian), so saturated regions cost one test per row.
+Loop order and SIMD. Inside a tile the Gaussians are the outer loop (front to back, or back to
+front in the backward pass), then the pixel rows the Gaussian's ellipse reaches, then the
+8-pixel chunks of that row that overlap the ellipse sigma <= log(255 o) (a conservative span,
+see `_pack`). A chunk is processed by a branch-free loop over its 8 pixels (`_forward_chunk`,
+`_backward_chunk`) that LLVM vectorises: every rule of the contract (alpha < 1/255 skipped,
+the saturating Gaussian not composited, pixels already done left alone) is a per-lane select,
+so each pixel still sees its Gaussians in list order with the same float32 operations as a
+per-pixel walk. What makes the loops vectorisable:
+
+- one float32 state buffer per tile, laid out chunk by chunk and field by field
+  (``[chunk, field, lane]``), indexed with unsigned integers: every access in a chunk loop is
+  the same base pointer at a constant offset, so LLVM needs no aliasing checks, and numba emits
+  no negative-index wrap-around;
+- ``error_model="numpy"``: no ZeroDivisionError branch inside the loops;
+- `_exp_neg`, a polynomial exp written with float32 arithmetic and a bit cast (within 1 ulp of
+  the correctly rounded value; libm's ``expf`` is a call LLVM cannot vectorise).
+
+The backward chunk sums its gradients over the 8 lanes with ``fastmath`` reassociation (the
+tree order of the vector reduction, fixed at compile time), so gradients are bit-identical from
+run to run but differ from a sequential sum by float32 rounding. Forward arithmetic is not
+reassociated or contracted, so pixel counts agree exactly with the `torch` backend.
 
 All arithmetic is float32 (constants are float32 so numba does not promote to float64) and the
-kernels are compiled with ``cache=True``: the first call in a fresh environment compiles (a few
-seconds), later processes load the machine code from numba's on-disk cache.
+kernels are compiled with ``cache=True``: the first call in a fresh environment compiles (tens
+of seconds on 2 cores), later processes load the machine code from numba's on-disk cache.
 
 Intersection record layout (``packed[m, :]``, one row per (camera, tile, Gaussian) entry):
 ``mx, my, a, b, c, opacity, sigma_max, r, g, b, z, 0``.
@@ -37,7 +50,9 @@ import math
 
 import numba
 import numpy as np
-from numba import prange
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
 
 # float32 constants: a float64 Python literal would promote float32 arithmetic to float64.
 _ZERO = np.float32(0.0)
@@ -47,7 +62,7 @@ _ALPHA_MAX = np.float32(0.99)
 _ALPHA_MIN = np.float32(1.0 / 255.0)
 _T_MIN = np.float32(1e-4)
 # sigma_max = log(255 * opacity) + margin: pairs with sigma above it have alpha < 1/255 for sure,
-# so `exp` is skipped for them; the exact test (alpha < 1/255) still decides for the rest.
+# so rows and columns beyond it are never visited; the exact test (alpha < 1/255) still decides.
 _SIGMA_MARGIN = 1e-3
 # Extra pixels on each side of a Gaussian's row span (float64 span arithmetic; conservative).
 _SPAN_PAD = 0.01
@@ -57,6 +72,63 @@ PACK_WIDTH = 12
 #: Columns of the per-intersection gradient record: d means2d (2), d conic (3), d colour (3),
 #: d opacity (1), d depth (1).
 GRAD_WIDTH = 10
+#: Pixels per SIMD chunk of a tile row.
+LANES = 8
+#: Longest tile list the kernels accept: list positions are kept as exact float32 integers.
+MAX_TILE_LIST = 1 << 24
+
+# Field offsets (in floats) inside one chunk of the per-tile state buffers; unsigned, so numba
+# emits no negative-index wrap-around and LLVM sees constant offsets from one pointer.
+_FWD_FIELDS = 7  # T, r, g, b, depth, end of composited range, live
+_BWD_FIELDS = 11  # T, S_r, S_g, S_b, S_d, dL/dA * T_final, dL/dr, dL/dg, dL/db, dL/dD, end of range
+_O = tuple(np.uint64(k * LANES) for k in range(_BWD_FIELDS))
+_O1, _O2, _O3, _O4, _O5, _O6, _O7, _O8, _O9, _O10 = _O[1:]
+_ULANES = np.uint64(LANES)
+
+# exp(x) = 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (Cody-Waite split of ln 2), e^r from the
+# cephes expf polynomial on |r| <= ln(2) / 2.
+_LOG2E = np.float32(1.4426950408889634)
+_LN2_HI = np.float32(0.693359375)
+_LN2_LO = np.float32(-2.12194440e-4)
+_EXP_MIN = np.float32(-87.0)  # 2^n stays a normal float32
+_P0 = np.float32(1.9875691500e-4)
+_P1 = np.float32(1.3981999507e-3)
+_P2 = np.float32(8.3334519073e-3)
+_P3 = np.float32(4.1665795894e-2)
+_P4 = np.float32(1.6666665459e-1)
+_P5 = np.float32(5.0000001201e-1)
+
+
+@intrinsic
+def _int32_bits_as_float32(typingctx, value):
+    """Reinterpret the bits of an int32 as a float32 (an LLVM bitcast, vectorisable)."""
+    signature = types.float32(types.int32)
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return signature, codegen
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _exp_neg(sigma: float) -> float:
+    """exp(-sigma) in float32, within 1 ulp for sigma <= 87 (flushes to ~1.6e-38 above).
+
+    Negative sigma (never composited) is clamped to 0 so nothing overflows in masked lanes.
+    """
+    x = -sigma
+    x = x if x > _EXP_MIN else _EXP_MIN
+    x = x if x < _ZERO else _ZERO
+    n = np.floor(x * _LOG2E + _HALF)
+    r = x - n * _LN2_HI - n * _LN2_LO
+    poly = (((((_P0 * r + _P1) * r + _P2) * r + _P3) * r + _P4) * r + _P5) * (r * r) + r + _ONE
+    return poly * _int32_bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sigma(dx: float, dy: float, ca: float, cb: float, cc: float) -> float:
+    """Gaussian exponent 0.5 d^T conic d for the offset d = (dx, dy), in the contract's float32 order."""
+    return _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -143,12 +215,69 @@ def _row_span(m: int, py: float, x0: int, x1: int, packed: np.ndarray, spans: np
     return lo, hi
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _bits(first: int, count: int) -> np.int64:
-    """int64 with `count` bits set from bit `first` (first + count <= 64)."""
-    if count >= 64:
-        return np.int64(-1)
-    return ((np.int64(1) << np.int64(count)) - np.int64(1)) << np.int64(first)
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _forward_chunk(
+    state: np.ndarray,
+    base: np.uint64,
+    px: float,
+    dy: float,
+    mx: float,
+    ca: float,
+    cb: float,
+    cc: float,
+    op: float,
+    c_r: float,
+    c_g: float,
+    c_b: float,
+    z: float,
+    position: float,
+) -> tuple[int, int]:
+    """Composite one Gaussian into the 8 pixels of one chunk (branch-free, vectorised).
+
+    Args:
+        state: the tile's forward state buffer, chunk fields T, r, g, b, depth, end, live.
+        base: offset of the chunk in `state`.
+        px: centre x of the chunk's first pixel.
+        dy: my - pixel centre y.
+        mx: Gaussian centre x.
+        ca: conic a.
+        cb: conic b.
+        cc: conic c.
+        op: opacity.
+        c_r: colour r.
+        c_g: colour g.
+        c_b: colour b.
+        z: depth.
+        position: one past the Gaussian's position in the tile list (float32).
+
+    Returns:
+        (pixels composited, pixels that saturated here).
+    """
+    composited = 0
+    saturated = 0
+    for j in range(_ULANES):
+        i = base + j
+        dx = mx - (px + np.float32(j))
+        sigma = _sigma(dx, dy, ca, cb, cc)
+        alpha = min(_ALPHA_MAX, op * _exp_neg(sigma))
+        trans = state[i]
+        live = state[i + _O6] != _ZERO
+        passes = live & (sigma >= _ZERO) & (alpha >= _ALPHA_MIN)
+        next_trans = trans * (_ONE - alpha)
+        keeps = next_trans >= _T_MIN
+        comp = passes & keeps
+        sat = passes & (~keeps)  # 3DGS rule: the saturating Gaussian is not composited
+        w = alpha * trans if comp else _ZERO
+        state[i + _O1] = state[i + _O1] + c_r * w
+        state[i + _O2] = state[i + _O2] + c_g * w
+        state[i + _O3] = state[i + _O3] + c_b * w
+        state[i + _O4] = state[i + _O4] + z * w
+        state[i] = next_trans if comp else trans
+        state[i + _O5] = position if comp else state[i + _O5]
+        state[i + _O6] = _ZERO if sat else state[i + _O6]
+        composited += np.int32(comp)
+        saturated += np.int32(sat)
+    return composited, saturated
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -177,8 +306,8 @@ def forward_tiles(
 ) -> None:
     """Front-to-back compositing of every tile of every camera.
 
-    Each pixel walks its tile's list front to back exactly as the contract says; the Gaussians
-    are the outer loop and each visits only the pixel columns its ellipse can reach in each row
+    Each pixel sees its tile's list front to back exactly as the contract says; the Gaussians
+    are the outer loop and each visits only the 8-pixel chunks its ellipse can reach in each row
     (results are identical to a per-pixel walk; see the module docstring).
 
     Args:
@@ -206,6 +335,7 @@ def forward_tiles(
     """
     tiles_per_cam = tiles_x * tiles_y
     num_tiles = tile_starts.shape[0] - 1
+    chunk_floats = _FWD_FIELDS * LANES
     for t in prange(num_tiles):
         cam = t // tiles_per_cam
         rem = t - cam * tiles_per_cam
@@ -223,17 +353,19 @@ def forward_tiles(
         y1 = min(y0 + tile_size, height)
         tw = x1 - x0
         th = y1 - y0
-        npix = tw * th
-        # per-pixel state of the tile (row-major): T, r, g, b, depth, end of the composited range
-        s_t = np.ones(npix, np.float32)
-        s_r = np.zeros(npix, np.float32)
-        s_g = np.zeros(npix, np.float32)
-        s_b = np.zeros(npix, np.float32)
-        s_d = np.zeros(npix, np.float32)
-        s_last = np.full(npix, start, np.int64)
-        # bit x - x0 of row_live[y - y0]: the pixel is not saturated yet (tile width <= 64)
-        row_live = np.full(th, _bits(0, tw), np.int64)
-        active = npix
+        chunks_per_row = (tw + LANES - 1) // LANES
+        # [row, chunk, field, lane]; lanes past the tile's right edge stay dead (live = 0)
+        state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
+        chunk_live = np.zeros(th * chunks_per_row, np.int64)
+        for yy in range(th):
+            for xx in range(tw):
+                chunk = yy * chunks_per_row + xx // LANES
+                i = chunk * chunk_floats + xx % LANES
+                state[i] = _ONE  # transmittance
+                state[i + 6 * LANES] = _ONE  # live
+                chunk_live[chunk] += 1
+        row_live = np.full(th, tw, np.int64)
+        rows_active = th
         for m in range(start, end):
             ylo = max(rows[m, 0], y0)
             yhi = min(rows[m, 1] + 1, y1)
@@ -245,61 +377,152 @@ def forward_tiles(
             cb = packed[m, 3]
             cc = packed[m, 4]
             op = packed[m, 5]
-            thr = packed[m, 6]
             c_r = packed[m, 7]
             c_g = packed[m, 8]
             c_b = packed[m, 9]
             z = packed[m, 10]
+            position = np.float32(m - start + 1)
             n_comp = 0
             for y in range(ylo, yhi):
-                live = row_live[y - y0]
-                if live == 0:
+                yy = y - y0
+                if row_live[yy] == 0:
                     continue
                 py = np.float32(y) + _HALF
                 lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
-                if lo >= hi or (live & _bits(lo - x0, hi - lo)) == 0:
+                if lo >= hi:
                     continue
                 dy = my - py
-                row = (y - y0) * tw - x0
-                for x in range(lo, hi):
-                    if (live >> np.int64(x - x0)) & np.int64(1) == 0:
+                n_sat = 0
+                for k in range((lo - x0) // LANES, (hi - x0 + LANES - 1) // LANES):
+                    chunk = yy * chunks_per_row + k
+                    if chunk_live[chunk] == 0:
                         continue
-                    dx = mx - (np.float32(x) + _HALF)
-                    sigma = _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < _ZERO or sigma > thr:
-                        continue
-                    alpha = min(_ALPHA_MAX, op * np.float32(math.exp(-sigma)))
-                    if alpha < _ALPHA_MIN:
-                        continue
-                    i = row + x
-                    trans = s_t[i]
-                    next_trans = trans * (_ONE - alpha)
-                    if next_trans < _T_MIN:
-                        # 3DGS rule: the saturating Gaussian is not composited; the pixel is done
-                        live &= ~(np.int64(1) << np.int64(x - x0))
-                        active -= 1
-                        continue
-                    w = alpha * trans
-                    s_r[i] += c_r * w
-                    s_g[i] += c_g * w
-                    s_b[i] += c_b * w
-                    s_d[i] += z * w
-                    s_t[i] = next_trans
-                    s_last[i] = m + 1
-                    n_comp += 1
-                row_live[y - y0] = live
+                    px = np.float32(x0 + k * LANES) + _HALF
+                    comp, sat = _forward_chunk(
+                        state, np.uint64(chunk * chunk_floats), px, dy, mx, ca, cb, cc, op, c_r, c_g, c_b, z, position
+                    )
+                    n_comp += comp
+                    n_sat += sat
+                    chunk_live[chunk] -= sat
+                if n_sat:
+                    row_live[yy] -= n_sat
+                    if row_live[yy] == 0:
+                        rows_active -= 1
             counts_m[m] = n_comp
-            if active == 0:
+            if rows_active == 0:
                 break
         for y in range(y0, y1):
             for x in range(x0, x1):
-                i = (y - y0) * tw + (x - x0)
-                out_trans[cam, y, x] = s_t[i]
-                out_color[cam, y, x, 0] = s_r[i]
-                out_color[cam, y, x, 1] = s_g[i]
-                out_color[cam, y, x, 2] = s_b[i]
-                out_depth[cam, y, x] = s_d[i]
-                out_last[cam, y, x] = s_last[i]
+                i = ((y - y0) * chunks_per_row + (x - x0) // LANES) * chunk_floats + (x - x0) % LANES
+                out_trans[cam, y, x] = state[i]
+                out_color[cam, y, x, 0] = state[i + LANES]
+                out_color[cam, y, x, 1] = state[i + 2 * LANES]
+                out_color[cam, y, x, 2] = state[i + 3 * LANES]
+                out_depth[cam, y, x] = state[i + 4 * LANES]
+                out_last[cam, y, x] = start + np.int64(state[i + 5 * LANES])
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+def _backward_chunk(
+    state: np.ndarray,
+    base: np.uint64,
+    px: float,
+    dy: float,
+    mx: float,
+    ca: float,
+    cb: float,
+    cc: float,
+    op: float,
+    c_r: float,
+    c_g: float,
+    c_b: float,
+    z: float,
+    position: float,
+) -> tuple[float, float, float, float, float, float, float, float, float, float]:
+    """Gradients of one Gaussian over the 8 pixels of one chunk (branch-free, vectorised).
+
+    For a pixel with composited Gaussians i (front to back), weights w_i = alpha_i T_i, colour
+    C = sum_i c_i w_i, depth D = sum_i z_i w_i and alpha A = 1 - T_final:
+    dC/dalpha_i = c_i T_i - S_i / (1 - alpha_i) with S_i = sum_{j>i} c_j w_j (same for D), and
+    dA/dalpha_i = T_final / (1 - alpha_i). T_i is recovered walking back: T_i = T_{i+1} / (1 - alpha_i).
+
+    Args:
+        state: the tile's backward state buffer, chunk fields T, S_r, S_g, S_b, S_d,
+            dL/dA T_final, dL/dr, dL/dg, dL/db, dL/dD, end of composited range.
+        base: offset of the chunk in `state`.
+        px: centre x of the chunk's first pixel.
+        dy: my - pixel centre y.
+        mx: Gaussian centre x.
+        ca: conic a.
+        cb: conic b.
+        cc: conic c.
+        op: opacity.
+        c_r: colour r.
+        c_g: colour g.
+        c_b: colour b.
+        z: depth.
+        position: one past the Gaussian's position in the tile list (float32).
+
+    Returns:
+        Sums over the chunk of d mx, d my, d a, d b, d c, d r, d g, d b, d opacity, d z.
+    """
+    d_mx = _ZERO
+    d_my = _ZERO
+    d_a = _ZERO
+    d_b = _ZERO
+    d_c = _ZERO
+    d_r = _ZERO
+    d_g = _ZERO
+    d_bl = _ZERO
+    d_op = _ZERO
+    d_z = _ZERO
+    for j in range(_ULANES):
+        i = base + j
+        dx = mx - (px + np.float32(j))
+        sigma = _sigma(dx, dy, ca, cb, cc)
+        gauss = _exp_neg(sigma)
+        raw = op * gauss
+        alpha = min(_ALPHA_MAX, raw)
+        # composited in the forward pass: before the pixel's end and past the alpha test
+        comp = (state[i + _O10] >= position) & (sigma >= _ZERO) & (alpha >= _ALPHA_MIN)
+        inv = _ONE / (_ONE - alpha)
+        t_after = state[i]
+        trans = t_after * inv
+        w = alpha * trans if comp else _ZERO
+        g_r = state[i + _O6]
+        g_g = state[i + _O7]
+        g_b = state[i + _O8]
+        g_d = state[i + _O9]
+        d_r += g_r * w
+        d_g += g_g * w
+        d_bl += g_b * w
+        d_z += g_d * w
+        s_r = state[i + _O1]
+        s_g = state[i + _O2]
+        s_b = state[i + _O3]
+        s_d = state[i + _O4]
+        d_alpha = (
+            g_r * (c_r * trans - s_r * inv)
+            + g_g * (c_g * trans - s_g * inv)
+            + g_b * (c_b * trans - s_b * inv)
+            + g_d * (z * trans - s_d * inv)
+            + state[i + _O5] * inv
+        )
+        state[i + _O1] = s_r + c_r * w
+        state[i + _O2] = s_g + c_g * w
+        state[i + _O3] = s_b + c_b * w
+        state[i + _O4] = s_d + z * w
+        state[i] = trans if comp else t_after
+        # the clamp at 0.99 passes no gradient
+        d_alpha = d_alpha if comp & (raw < _ALPHA_MAX) else _ZERO
+        d_op += d_alpha * gauss
+        d_sigma = -d_alpha * alpha
+        d_mx += d_sigma * (ca * dx + cb * dy)
+        d_my += d_sigma * (cc * dy + cb * dx)
+        d_a += d_sigma * _HALF * dx * dx
+        d_b += d_sigma * dx * dy
+        d_c += d_sigma * _HALF * dy * dy
+    return d_mx, d_my, d_a, d_b, d_c, d_r, d_g, d_bl, d_op, d_z
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -322,13 +545,10 @@ def backward_tiles(
 ) -> None:
     """Back-to-front gradients of every tile (3DGS backward), per intersection.
 
-    For a pixel with composited Gaussians i (front to back), weights w_i = alpha_i T_i, colour
-    C = sum_i c_i w_i, depth D = sum_i z_i w_i and alpha A = 1 - T_final:
-    dC/dalpha_i = c_i T_i - S_i / (1 - alpha_i) with S_i = sum_{j>i} c_j w_j (same for D), and
-    dA/dalpha_i = T_final / (1 - alpha_i). T_i is recovered walking back: T_i = T_{i+1} / (1 - alpha_i).
-    Each pixel walks back from its last composited intersection; as in the forward pass the
-    Gaussians are the outer loop, and a Gaussian's gradient is summed in registers over its
-    pixels in a fixed order, then written to its record once (deterministic).
+    Each pixel walks back from its last composited intersection (`_backward_chunk` has the
+    formulas); as in the forward pass the Gaussians are the outer loop, and a Gaussian's
+    gradient is summed over its chunks in a fixed order, then written to its record once
+    (deterministic).
 
     Args:
         packed: [M, PACK_WIDTH] float32 intersection records from `forward_tiles`.
@@ -350,6 +570,7 @@ def backward_tiles(
     """
     tiles_per_cam = tiles_x * tiles_y
     num_tiles = tile_starts.shape[0] - 1
+    chunk_floats = _BWD_FIELDS * LANES
     for t in prange(num_tiles):
         cam = t // tiles_per_cam
         rem = t - cam * tiles_per_cam
@@ -368,123 +589,92 @@ def backward_tiles(
         y1 = min(y0 + tile_size, height)
         tw = x1 - x0
         th = y1 - y0
-        npix = tw * th
-        # per-pixel state of the tile (row-major): T, S_r, S_g, S_b, S_d, dL/dalpha * T_final
-        s_t = np.empty(npix, np.float32)
-        s_r = np.zeros(npix, np.float32)
-        s_g = np.zeros(npix, np.float32)
-        s_b = np.zeros(npix, np.float32)
-        s_d = np.zeros(npix, np.float32)
-        s_ga = np.empty(npix, np.float32)
-        s_last = np.empty(npix, np.int64)
+        chunks_per_row = (tw + LANES - 1) // LANES
+        # [row, chunk, field, lane]; lanes past the right edge keep end 0 and never contribute
+        state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
+        chunk_end = np.zeros(th * chunks_per_row, np.int64)  # largest end of the chunk's pixels
+        row_end = np.zeros(th, np.int64)
+        tile_end = 0
         for y in range(y0, y1):
             for x in range(x0, x1):
-                i = (y - y0) * tw + (x - x0)
-                s_t[i] = trans_final[cam, y, x]
-                s_ga[i] = grad_alpha[cam, y, x] * trans_final[cam, y, x]
-                s_last[i] = last[cam, y, x]
-        # Pixels join (bit x - x0 of row_live[y - y0]) as m drops below their last index.
-        order = np.argsort(-s_last)
-        row_live = np.zeros(th, np.int64)
-        nxt = 0
-        for m in range(s_last[order[0]] - 1, start - 1, -1):
-            while nxt < npix and s_last[order[nxt]] > m:
-                i = order[nxt]
-                row_live[i // tw] |= np.int64(1) << np.int64(i % tw)
-                nxt += 1
+                chunk = (y - y0) * chunks_per_row + (x - x0) // LANES
+                i = chunk * chunk_floats + (x - x0) % LANES
+                t_final = trans_final[cam, y, x]
+                pixel_end = last[cam, y, x] - start
+                state[i] = t_final
+                state[i + 5 * LANES] = grad_alpha[cam, y, x] * t_final
+                state[i + 6 * LANES] = grad_color[cam, y, x, 0]
+                state[i + 7 * LANES] = grad_color[cam, y, x, 1]
+                state[i + 8 * LANES] = grad_color[cam, y, x, 2]
+                state[i + 9 * LANES] = grad_depth[cam, y, x]
+                state[i + 10 * LANES] = np.float32(pixel_end)
+                chunk_end[chunk] = max(chunk_end[chunk], pixel_end)
+                row_end[y - y0] = max(row_end[y - y0], pixel_end)
+                tile_end = max(tile_end, pixel_end)
+        for m in range(start + tile_end - 1, start - 1, -1):
             ylo = max(rows[m, 0], y0)
             yhi = min(rows[m, 1] + 1, y1)
             if ylo >= yhi:
                 continue
+            rel = m - start + 1  # a pixel composited m only if its end >= rel
+            position = np.float32(rel)
             mx = packed[m, 0]
             my = packed[m, 1]
             ca = packed[m, 2]
             cb = packed[m, 3]
             cc = packed[m, 4]
             op = packed[m, 5]
-            thr = packed[m, 6]
             c_r = packed[m, 7]
             c_g = packed[m, 8]
             c_b = packed[m, 9]
             z = packed[m, 10]
-            d_mx = _ZERO
-            d_my = _ZERO
-            d_a = _ZERO
-            d_b = _ZERO
-            d_c = _ZERO
-            d_r = _ZERO
-            d_g = _ZERO
-            d_bl = _ZERO
-            d_op = _ZERO
-            d_z = _ZERO
+            g0 = _ZERO
+            g1 = _ZERO
+            g2 = _ZERO
+            g3 = _ZERO
+            g4 = _ZERO
+            g5 = _ZERO
+            g6 = _ZERO
+            g7 = _ZERO
+            g8 = _ZERO
+            g9 = _ZERO
             for y in range(ylo, yhi):
-                live = row_live[y - y0]
-                if live == 0:
+                yy = y - y0
+                if row_end[yy] < rel:
                     continue
                 py = np.float32(y) + _HALF
                 lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
-                if lo >= hi or (live & _bits(lo - x0, hi - lo)) == 0:
+                if lo >= hi:
                     continue
                 dy = my - py
-                row = (y - y0) * tw - x0
-                for x in range(lo, hi):
-                    if (live >> np.int64(x - x0)) & np.int64(1) == 0:
+                for k in range((lo - x0) // LANES, (hi - x0 + LANES - 1) // LANES):
+                    chunk = yy * chunks_per_row + k
+                    if chunk_end[chunk] < rel:
                         continue
-                    dx = mx - (np.float32(x) + _HALF)
-                    sigma = _HALF * (ca * dx * dx + cc * dy * dy) + cb * dx * dy
-                    if sigma < _ZERO or sigma > thr:
-                        continue
-                    gauss = np.float32(math.exp(-sigma))
-                    raw = op * gauss
-                    alpha = min(_ALPHA_MAX, raw)
-                    if alpha < _ALPHA_MIN:
-                        continue
-                    i = row + x
-                    g_r = grad_color[cam, y, x, 0]
-                    g_g = grad_color[cam, y, x, 1]
-                    g_b = grad_color[cam, y, x, 2]
-                    g_d = grad_depth[cam, y, x]
-                    inv = _ONE / (_ONE - alpha)
-                    trans = s_t[i] * inv
-                    s_t[i] = trans
-                    w = alpha * trans
-                    d_r += g_r * w
-                    d_g += g_g * w
-                    d_bl += g_b * w
-                    d_z += g_d * w
-                    sr = s_r[i]
-                    sg = s_g[i]
-                    sb = s_b[i]
-                    sd = s_d[i]
-                    d_alpha = (
-                        g_r * (c_r * trans - sr * inv)
-                        + g_g * (c_g * trans - sg * inv)
-                        + g_b * (c_b * trans - sb * inv)
-                        + g_d * (z * trans - sd * inv)
-                        + s_ga[i] * inv
+                    px = np.float32(x0 + k * LANES) + _HALF
+                    d = _backward_chunk(
+                        state, np.uint64(chunk * chunk_floats), px, dy, mx, ca, cb, cc, op, c_r, c_g, c_b, z, position
                     )
-                    s_r[i] = sr + c_r * w
-                    s_g[i] = sg + c_g * w
-                    s_b[i] = sb + c_b * w
-                    s_d[i] = sd + z * w
-                    if raw < _ALPHA_MAX:  # the clamp at 0.99 passes no gradient
-                        d_op += d_alpha * gauss
-                        d_sigma = -d_alpha * alpha
-                        d_mx += d_sigma * (ca * dx + cb * dy)
-                        d_my += d_sigma * (cc * dy + cb * dx)
-                        d_a += d_sigma * _HALF * dx * dx
-                        d_b += d_sigma * dx * dy
-                        d_c += d_sigma * _HALF * dy * dy
-            grad_m[m, 0] = d_mx
-            grad_m[m, 1] = d_my
-            grad_m[m, 2] = d_a
-            grad_m[m, 3] = d_b
-            grad_m[m, 4] = d_c
-            grad_m[m, 5] = d_r
-            grad_m[m, 6] = d_g
-            grad_m[m, 7] = d_bl
-            grad_m[m, 8] = d_op
-            grad_m[m, 9] = d_z
+                    g0 += d[0]
+                    g1 += d[1]
+                    g2 += d[2]
+                    g3 += d[3]
+                    g4 += d[4]
+                    g5 += d[5]
+                    g6 += d[6]
+                    g7 += d[7]
+                    g8 += d[8]
+                    g9 += d[9]
+            grad_m[m, 0] = g0
+            grad_m[m, 1] = g1
+            grad_m[m, 2] = g2
+            grad_m[m, 3] = g3
+            grad_m[m, 4] = g4
+            grad_m[m, 5] = g5
+            grad_m[m, 6] = g6
+            grad_m[m, 7] = g7
+            grad_m[m, 8] = g8
+            grad_m[m, 9] = g9
 
 
 @numba.njit(cache=True, nogil=True)

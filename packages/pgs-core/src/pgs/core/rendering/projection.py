@@ -96,9 +96,32 @@ def covariance3d(quats: Tensor, scales: Tensor) -> Tensor:
     Returns:
         [N, 3, 3] covariances.
     """
-    m = quat_to_rotmat(quats) * scales[..., None, :]
-    # M M^T written out: batched 3x3 matmuls are slow on CPU for millions of tiny matrices.
-    return (m[..., :, None, :] * m[..., None, :, :]).sum(-1)
+    s00, s01, s02, s11, s12, s22 = covariance3d_entries(quats, scales)
+    rows = [torch.stack(r, -1) for r in ((s00, s01, s02), (s01, s11, s12), (s02, s12, s22))]
+    return torch.stack(rows, -2)
+
+
+def covariance3d_entries(quats: Tensor, scales: Tensor) -> tuple[Tensor, ...]:
+    """The six distinct entries of ``R S S^T R^T``: (s00, s01, s02, s11, s12, s22), each [N].
+
+    Written entry by entry: batched 3x3 matmuls (or broadcast products) over hundreds of
+    thousands of tiny matrices are far slower on CPU, forward and backward, than a few dozen
+    elementwise operations on [N] tensors.
+
+    Args:
+        quats: [N, 4] wxyz quaternions (unnormalised).
+        scales: [N, 3] activated standard deviations.
+
+    Returns:
+        Six [N] tensors.
+    """
+    m = quat_to_rotmat(quats) * scales[..., None, :]  # M = R S, [N, 3, 3]
+    m0, m1, m2 = m.unbind(-2)  # rows of M, [N, 3]
+
+    def dot(u: Tensor, v: Tensor) -> Tensor:
+        return (u * v).sum(-1)
+
+    return dot(m0, m0), dot(m0, m1), dot(m0, m2), dot(m1, m1), dot(m1, m2), dot(m2, m2)
 
 
 def screen_radius(cov2d_a: Tensor, cov2d_b: Tensor, cov2d_c: Tensor, opacities: Tensor) -> Tensor:
@@ -117,6 +140,39 @@ def screen_radius(cov2d_a: Tensor, cov2d_b: Tensor, cov2d_c: Tensor, opacities: 
     lam = mid + torch.sqrt(torch.clamp_min(0.25 * (cov2d_a - cov2d_c) ** 2 + cov2d_b**2, 0.0))
     extent2 = 2.0 * torch.log(torch.clamp_min(opacities * 255.0, 1.0))
     return torch.ceil(torch.sqrt(torch.clamp_min(extent2 * lam, 0.0)))
+
+
+def _project_covariance(
+    j00: Tensor, j02: Tensor, j11: Tensor, j12: Tensor, rot_v: Tensor, cov_w: tuple[Tensor, ...]
+) -> tuple[Tensor, Tensor, Tensor]:
+    """EWA 2D covariance ``cov2d = T cov_w T^T`` with ``T = J W``, entry by entry.
+
+    Args:
+        j00: [C, N] fx / z.
+        j02: [C, N] -fx x / z^2.
+        j11: [C, N] fy / z.
+        j12: [C, N] -fy y / z^2.
+        rot_v: [C, 3, 3] world-to-camera rotations W.
+        cov_w: the six [N] entries of the world covariances (`covariance3d_entries`).
+
+    Returns:
+        (a, b, c), each [C, N]: cov2d = [[a, b], [b, c]] (before the low-pass).
+    """
+    w = rot_v[:, :, :, None]  # [C, 3, 3, 1]: w[:, r, k] broadcasts against [C, N]
+    t0 = [j00 * w[:, 0, k] + j02 * w[:, 2, k] for k in range(3)]  # row 0 of T, 3 x [C, N]
+    t1 = [j11 * w[:, 1, k] + j12 * w[:, 2, k] for k in range(3)]  # row 1 of T
+    s00, s01, s02, s11, s12, s22 = cov_w
+    sigma = ((s00, s01, s02), (s01, s11, s12), (s02, s12, s22))
+
+    def sigma_times(t: list[Tensor]) -> list[Tensor]:
+        return [sigma[i][0] * t[0] + sigma[i][1] * t[1] + sigma[i][2] * t[2] for i in range(3)]
+
+    u0 = sigma_times(t0)  # cov_w T0^T
+    u1 = sigma_times(t1)
+    a = t0[0] * u0[0] + t0[1] * u0[1] + t0[2] * u0[2]
+    b = t1[0] * u0[0] + t1[1] * u0[1] + t1[2] * u0[2]
+    c = t1[0] * u1[0] + t1[1] * u1[1] + t1[2] * u1[2]
+    return a, b, c
 
 
 def project(
@@ -147,8 +203,7 @@ def project(
     rot_v = viewmats[:, :3, :3]  # [C, 3, 3]
     t_v = viewmats[:, :3, 3]  # [C, 3]
     means_c = gaussians.means[None] @ rot_v.transpose(1, 2) + t_v[:, None, :]  # [C, N, 3]
-    cov_w = covariance3d(gaussians.quats, torch.exp(gaussians.log_scales))  # [N, 3, 3]
-
+    cov_w = covariance3d_entries(gaussians.quats, torch.exp(gaussians.log_scales))  # 6 x [N]
     tx, ty, tz = means_c.unbind(-1)  # [C, N]
     depth_ok = (tz > cameras.near) & (tz < cameras.far)
     z = torch.where(depth_ok, tz, torch.ones_like(tz))  # safe divisor: culled ones get zero grad
@@ -160,17 +215,12 @@ def project(
     lim_yp, lim_yn = (height - cy) / fy + 0.3 * tan_fovy, cy / fy + 0.3 * tan_fovy
     txc = z * torch.maximum(torch.minimum(tx / z, lim_xp), -lim_xn)
     tyc = z * torch.maximum(torch.minimum(ty / z, lim_yp), -lim_yn)
-    zero = torch.zeros_like(z)
-    jac = torch.stack([fx / z, zero, -fx * txc / (z * z), zero, fy / z, -fy * tyc / (z * z)], -1)
-    jac = jac.reshape(*z.shape, 2, 3)  # [C, N, 2, 3]
-    # cov2d = J W cov_w W^T J^T with T = J W, written out (tiny batched matmuls are slow on CPU).
-    t_mat = (jac[..., :, :, None] * rot_v[:, None, None, :, :]).sum(-2)  # [C, N, 2, 3]
-    t_cov = (t_mat[..., :, :, None] * cov_w[None, :, None, :, :]).sum(-2)  # [C, N, 2, 3]
-    cov2d = (t_cov[..., :, None, :] * t_mat[..., None, :, :]).sum(-1)  # [C, N, 2, 2]
-
-    a = cov2d[..., 0, 0] + eps2d  # 0.3 px low-pass
-    b = 0.5 * (cov2d[..., 0, 1] + cov2d[..., 1, 0])
-    c = cov2d[..., 1, 1] + eps2d
+    # EWA Jacobian J = [[fx/z, 0, -fx x/z^2], [0, fy/z, -fy y/z^2]] (each entry [C, N]).
+    j00, j02 = fx / z, -fx * txc / (z * z)
+    j11, j12 = fy / z, -fy * tyc / (z * z)
+    a, b, c = _project_covariance(j00, j02, j11, j12, rot_v, cov_w)
+    a = a + eps2d  # 0.3 px low-pass
+    c = c + eps2d
     det_raw = a * c - b * b
     det = torch.clamp_min(det_raw, 1e-10)
     conics = torch.stack([c / det, -b / det, a / det], -1)  # [C, N, 3]
@@ -214,6 +264,7 @@ __all__ = [
     "T_MIN",
     "Projection",
     "covariance3d",
+    "covariance3d_entries",
     "eq4_mask",
     "project",
     "quat_to_rotmat",
