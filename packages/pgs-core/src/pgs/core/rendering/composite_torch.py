@@ -43,6 +43,10 @@ from pgs.core.rendering.projection import ALPHA_MAX, ALPHA_MIN, T_MIN, Projectio
 CHUNK_ELEMENTS = 1 << 19
 #: Depth-block sizes of the successive rounds (the last one repeats).
 BLOCK_SCHEDULE = (32, 32, 64, 64, 128, 128, 256)
+#: Memory the forward pass may keep for the backward pass (12 bytes per evaluated (pixel,
+#: Gaussian) pair: raw alpha, transmittance and the composited mask). Blocks past it are
+#: recomputed in the backward pass, resuming from a snapshot of the state at their round.
+CACHE_BYTES = 512 << 20
 
 # Columns of the packed per-(camera, Gaussian) feature table.
 _MX, _MY, _CA, _CB, _CC, _OP, _R, _G, _B, _Z = range(10)
@@ -63,6 +67,7 @@ class _Layout:
     flat_ids: Tensor  # [M] camera * N + gaussian id
     lx: Tensor  # [P] pixel column inside a tile
     ly: Tensor  # [P] pixel row inside a tile
+    cache_bytes: int = 0  # forward blocks kept for the backward pass (0: recompute all)
 
     @property
     def num_tiles(self) -> int:
@@ -85,19 +90,70 @@ class _Block:
 
     tiles: Tensor  # [B] global tile index
     fid: Tensor  # [B, K] flat (camera, Gaussian) id of each slot (0 for empty slots)
-    feat: Tensor  # [B, K, F] gathered features
+    feat: Tensor  # [B, K, F] gathered features (opacity 0 in empty slots)
     dx: Tensor  # [B, P, K]
     dy: Tensor
-    sigma: Tensor
     alpha: Tensor  # clamped alpha, 0 where skipped
     raw: Tensor  # o * exp(-sigma) before the clamp
-    contrib: Tensor  # [B, P, K] bool
+    contrib: Tensor  # [B, P, K] 1.0 where the Gaussian is composited into the pixel, else 0.0
     t_excl: Tensor  # [B, P, K] transmittance before each Gaussian
     weight: Tensor  # [B, P, K] alpha * T where contributing, else 0
+    round_index: int  # round r of `_rounds`
+    chunk_index: int  # position of this chunk among the round's chunks
+
+
+@dataclass
+class _Cached:
+    """What the backward pass needs of a forward block (the rest is cheap to recompute)."""
+
+    tiles: Tensor
+    fid: Tensor
+    feat: Tensor
+    raw: Tensor
+    contrib: Tensor
+    t_excl: Tensor
+    trans_after: Tensor  # [B, P] the tiles' transmittance after this block
+    live_after: Tensor  # [B, P]
+    round_index: int
+
+
+@dataclass
+class _Snapshots:
+    """Where `_rounds` keeps the state at the start of its latest round, while `enabled`."""
+
+    enabled: bool = True
+    latest: _RoundStart | None = None
+
+
+@dataclass
+class _RoundStart:
+    """State of `_rounds` at the start of a round, to resume from (backward of uncached blocks)."""
+
+    round_index: int
+    pos: Tensor  # [C*T] list position of every tile
+    active: Tensor  # [A] tiles still compositing
+    trans: Tensor  # [C*T, P]
+    live: Tensor  # [C*T, P]
+    skip_chunks: int = 0  # chunks of this round already done (cached)
+
+
+def _step(values: Tensor, threshold: float) -> Tensor:
+    """1.0 where ``values >= threshold``, else 0.0, in the dtype of `values`.
+
+    A float mask: PyTorch's CPU kernels write float comparison results and multiply by them
+    several times faster than they produce bool tensors, ``masked_fill_`` or ``where``.
+    """
+    return torch.ge(values, threshold, out=torch.empty_like(values))
 
 
 def _rounds(
-    lay: _Layout, feat: Tensor, trans: Tensor, live: Tensor, dtype: torch.dtype
+    lay: _Layout,
+    feat: Tensor,
+    trans: Tensor,
+    live: Tensor,
+    dtype: torch.dtype,
+    start: _RoundStart | None = None,
+    snapshots: _Snapshots | None = None,
 ) -> Iterator[_Block]:
     """Advance every tile through its list; yields each evaluated block and updates `trans`/`live`.
 
@@ -105,58 +161,79 @@ def _rounds(
         lay: tile layout.
         feat: [C*N, F] packed features.
         trans: [C*T, P] transmittance (updated in place).
-        live: [C*T, P] bool, pixels not done yet (updated in place).
+        live: [C*T, P] 1.0 for pixels not done yet, else 0.0 (updated in place).
         dtype: compute dtype.
+        start: resume here instead of at the beginning (`trans` and `live` must hold the state
+            of the tiles at that point).
+        snapshots: if given (and enabled), the state at the start of each round is kept in it.
     """
     device = feat.device
     starts = lay.tile_starts[:-1]
     lengths = lay.tile_starts[1:] - starts
-    pos = torch.zeros_like(lengths)
-    active = torch.nonzero((lengths > 0) & live.any(1)).flatten()
+    if start is None:
+        pos = torch.zeros_like(lengths)
+        active = torch.nonzero((lengths > 0) & (live.amax(1) > 0)).flatten()
+        r, skip = 0, 0
+    else:
+        pos, active, r, skip = start.pos.clone(), start.active, start.round_index, start.skip_chunks
     P = lay.lx.numel()
-    r = 0
     while active.numel() > 0:
+        if snapshots is not None and snapshots.enabled:
+            snapshots.latest = _RoundStart(r, pos.clone(), active, trans.clone(), live.clone())
         K = BLOCK_SCHEDULE[min(r, len(BLOCK_SCHEDULE) - 1)]
         kr = torch.arange(K, device=device)
         per_chunk = max(1, CHUNK_ELEMENTS // (P * K))
-        for chunk in torch.split(active, per_chunk):
+        for chunk_index, chunk in enumerate(torch.split(active, per_chunk)):
+            if chunk_index < skip:
+                continue
             slot = pos[chunk, None] + kr[None, :]
             kval = slot < lengths[chunk, None]  # [B, K]
             idx = torch.where(kval, starts[chunk, None] + slot, torch.zeros_like(slot))
             fid = lay.flat_ids[idx]
             g = feat[fid]  # [B, K, F]
+            g[..., _OP] *= kval  # empty slots: opacity 0, so alpha 0 and never composited
             px, py, _ = lay.pixel_centres(chunk, dtype)
             dx = g[:, None, :, _MX] - px[:, :, None]  # [B, P, K]
             dy = g[:, None, :, _MY] - py[:, :, None]
-            # sigma = 0.5 (a dx^2 + c dy^2) + b dx dy, with few temporaries
-            sigma = dx * dx
-            sigma.mul_(g[:, None, :, _CA])
+            # -sigma = -0.5 (a dx^2 + c dy^2) - b dx dy with sigma = 0.5 d^T conic d, in few
+            # temporaries; negating the conic entries negates every product and sum exactly, so
+            # this is bitwise the negative of the contract's sigma.
+            neg_sigma = dx * dx
+            neg_sigma.mul_(-g[:, None, :, _CA])
             tmp = dy * dy
-            tmp.mul_(g[:, None, :, _CC])
-            sigma.add_(tmp).mul_(0.5)
+            tmp.mul_(-g[:, None, :, _CC])
+            neg_sigma.add_(tmp).mul_(0.5)
             torch.mul(dx, dy, out=tmp)
-            sigma.addcmul_(tmp, g[:, None, :, _CB].expand_as(tmp))
-            raw = torch.neg(sigma).exp_().mul_(g[:, None, :, _OP])
+            neg_sigma.addcmul_(tmp, -g[:, None, :, _CB].expand_as(tmp))
+            sigma_ok = torch.le(neg_sigma, 0.0, out=torch.empty_like(neg_sigma))  # sigma >= 0
+            raw = neg_sigma.exp_().mul_(g[:, None, :, _OP])  # o exp(-sigma), in place
             alpha = torch.clamp_max(raw, ALPHA_MAX)
-            lv = live[chunk]
-            ok = (sigma >= 0) & (alpha >= ALPHA_MIN) & kval[:, None, :] & lv[:, :, None]
-            alpha.masked_fill_(~ok, 0.0)
+            # passes: sigma >= 0, alpha >= 1/255, a real slot (opacity 0 otherwise), pixel live
+            passes = _step(alpha, ALPHA_MIN).mul_(sigma_ok).mul_(live[chunk][:, :, None])
+            alpha.mul_(passes)
             torch.sub(1.0, alpha, out=tmp)
             t0 = trans[chunk]
             t_incl = torch.cumprod(tmp, dim=-1).mul_(t0[:, :, None])
-            contrib = ok & (t_incl >= T_MIN)
+            # Transmittance only falls, so t_incl >= 1e-4 holds on a prefix of the block: the
+            # Gaussians that pass before the pixel saturates are composited (3DGS stop rule).
+            above = _step(t_incl, T_MIN)
+            contrib = above * passes
             t_excl = torch.cat([t0[:, :, None], t_incl[:, :, :-1]], dim=-1)
             weight = alpha * t_excl
-            weight.masked_fill_(~contrib, 0.0)
-            # New transmittance: after the last contributing Gaussian (transmittance only falls).
-            t_last = t_incl.masked_fill_(~contrib, 2.0).amin(-1)
-            trans[chunk] = torch.minimum(t0, t_last)
-            live[chunk] = lv & ~(ok & ~contrib).any(-1)
-            yield _Block(chunk, fid, g, dx, dy, sigma, alpha, raw, contrib, t_excl, weight)
+            weight.mul_(contrib)
+            # New transmittance: t_incl at the end of that prefix (Gaussians that do not pass
+            # multiply it by exactly 1), or t0 if it is empty. A pixel whose product fell below
+            # 1e-4 met its saturating Gaussian and is done.
+            kept = above.sum(-1, keepdim=True).to(torch.int64)  # [B, P, 1] prefix length
+            at_end = torch.gather(t_incl, -1, (kept - 1).clamp_min_(0))[..., 0]
+            trans[chunk] = torch.where(kept[..., 0] > 0, at_end, t0)
+            live[chunk] = live[chunk] * (kept[..., 0] == K)
+            yield _Block(chunk, fid, g, dx, dy, alpha, raw, contrib, t_excl, weight, r, chunk_index)
         pos[active] += K
-        still = (pos[active] < lengths[active]) & live[active].any(1)
+        still = (pos[active] < lengths[active]) & (live[active].amax(1) > 0)
         active = active[still]
         r += 1
+        skip = 0
 
 
 def _to_tiles(lay: _Layout, image: Tensor) -> Tensor:
@@ -182,11 +259,21 @@ def _initial_state(lay: _Layout, dtype: torch.dtype, device: torch.device) -> tu
     P = lay.lx.numel()
     trans = torch.ones(lay.num_tiles, P, dtype=dtype, device=device)
     _, _, inside = lay.pixel_centres(torch.arange(lay.num_tiles, device=device), dtype)
-    return trans, inside.clone()
+    return trans, inside.to(dtype)
+
+
+def _pixel_offsets(lay: _Layout, tiles: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:
+    """dx, dy [B, P, K]: Gaussian centre minus pixel centre for the [B, K, F] features of `tiles`."""
+    px, py, _ = lay.pixel_centres(tiles, feat.dtype)
+    return feat[:, None, :, _MX] - px[:, :, None], feat[:, None, :, _MY] - py[:, :, None]
 
 
 class _CompositeFunction(torch.autograd.Function):
-    """Differentiable compositing w.r.t. the packed per-(camera, Gaussian) features."""
+    """Differentiable compositing w.r.t. the packed per-(camera, Gaussian) features.
+
+    The forward pass keeps up to `CACHE_BYTES` of its blocks for the backward pass; the rest
+    are recomputed by resuming `_rounds` from a snapshot of the round where the cache filled.
+    """
 
     @staticmethod
     def forward(ctx: Any, feat: Tensor, lay: _Layout) -> tuple[Tensor, Tensor, Tensor, Tensor]:  # type: ignore[override]
@@ -197,12 +284,32 @@ class _CompositeFunction(torch.autograd.Function):
         depth = torch.zeros(lay.num_tiles, P, 1, dtype=dtype, device=device)
         counts = torch.zeros(feat.shape[0], dtype=torch.int64, device=device)
         rgbz = [_R, _G, _B, _Z]
-        for blk in _rounds(lay, feat, trans, live, dtype):
+        cache: list[_Cached] = []
+        snapshots = _Snapshots(enabled=lay.cache_bytes > 0)
+        resume: _RoundStart | None = None if snapshots.enabled else _RoundStart(-1, *([torch.empty(0)] * 4))
+        used = 0
+        for blk in _rounds(lay, feat, trans, live, dtype, snapshots=snapshots):
             cz = torch.bmm(blk.weight, blk.feat[:, :, rgbz])  # [B, P, 4]
             color[blk.tiles] += cz[..., :3]
             depth[blk.tiles] += cz[..., 3:]
-            counts.index_add_(0, blk.fid.flatten(), blk.contrib.sum(1).flatten())
+            counts.index_add_(0, blk.fid.flatten(), blk.contrib.sum(1).flatten().to(torch.int64))
+            if not snapshots.enabled:
+                continue
+            need = 3 * blk.raw.numel() * blk.raw.element_size()
+            if used + need <= lay.cache_bytes:
+                used += need
+                t = blk.tiles
+                cache.append(
+                    _Cached(t, blk.fid, blk.feat, blk.raw, blk.contrib, blk.t_excl, trans[t], live[t], blk.round_index)
+                )
+            else:  # cache full: the backward pass resumes here
+                snapshots.enabled = False
+                assert snapshots.latest is not None and snapshots.latest.round_index == blk.round_index
+                resume = snapshots.latest
+                resume.skip_chunks = blk.chunk_index
         ctx.lay = lay
+        ctx.cache = cache
+        ctx.resume = resume
         ctx.save_for_backward(feat, color, depth, trans)
         counts_out = counts.to(torch.int32)
         ctx.mark_non_differentiable(counts_out)
@@ -212,6 +319,31 @@ class _CompositeFunction(torch.autograd.Function):
             _from_tiles(lay, depth),
             counts_out,
         )
+
+    @staticmethod
+    def _blocks_for_backward(ctx: Any, feat: Tensor) -> Iterator[tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]]:
+        """(tiles, fid, feat, raw, contrib, t_excl) of every forward block, in forward order."""
+        lay: _Layout = ctx.lay
+        cache, resume = ctx.cache, ctx.resume
+        if cache is None:  # a second backward through a retained graph: recompute everything
+            cache, resume = [], _RoundStart(-1, *([torch.empty(0)] * 4))
+        ctx.cache = None  # release the memory as soon as it has been used
+        for c in cache:
+            yield c.tiles, c.fid, c.feat, c.raw, c.contrib, c.t_excl
+        if resume is None:
+            return
+        if resume.round_index < 0:  # nothing cached: replay from the start
+            trans, live = _initial_state(lay, feat.dtype, feat.device)
+            start = None
+        else:
+            trans, live = resume.trans.clone(), resume.live.clone()
+            for c in cache:  # chunks of the resumed round that were cached have moved on
+                if c.round_index == resume.round_index:
+                    trans[c.tiles] = c.trans_after
+                    live[c.tiles] = c.live_after
+            start = resume
+        for blk in _rounds(lay, feat, trans, live, feat.dtype, start=start):
+            yield blk.tiles, blk.fid, blk.feat, blk.raw, blk.contrib, blk.t_excl
 
     @staticmethod
     def backward(  # type: ignore[override]
@@ -230,34 +362,43 @@ class _CompositeFunction(torch.autograd.Function):
         g_total = (gc * color_t).sum(-1) + gd * depth_t[..., 0]
         prefix = torch.zeros(lay.num_tiles, P, dtype=dtype, device=device)
         grad = torch.zeros_like(feat)
-        trans, live = _initial_state(lay, dtype, device)
-        for blk in _rounds(lay, feat, trans, live, dtype):
-            t = blk.tiles
+        for t, fid, bfeat, raw, contrib, t_excl in _CompositeFunction._blocks_for_backward(ctx, feat):
             g_c, g_d = gc[t], gd[t]
-            cols = blk.feat[:, :, _R : _B + 1]  # [B, K, 3]
-            z = blk.feat[:, :, _Z]  # [B, K]
+            dx, dy = _pixel_offsets(lay, t, bfeat)
+            # alpha where composited (elsewhere every term below is multiplied by contrib = 0)
+            alpha = torch.clamp_max(raw, ALPHA_MAX)
+            weight = alpha * t_excl
+            weight.mul_(contrib)
+            cols = bfeat[:, :, _R : _B + 1]  # [B, K, 3]
+            z = bfeat[:, :, _Z]  # [B, K]
             u = torch.bmm(g_c, cols.transpose(1, 2)) + g_d[:, :, None] * z[:, None, :]  # [B, P, K]
-            wu = blk.weight * u
+            wu = weight * u
             pre = prefix[t][:, :, None] + torch.cumsum(wu, -1)  # colour/depth up to and incl. k, projected
             prefix[t] = pre[:, :, -1]
             after = g_total[t][:, :, None] - pre - (ga[t] * trans_final[t])[:, :, None]
-            d_alpha = blk.t_excl * u - after / (1.0 - blk.alpha)
-            unclamped = blk.contrib & (blk.raw < ALPHA_MAX)
-            d_alpha = torch.where(unclamped, d_alpha, torch.zeros_like(d_alpha))
-            d_sigma = -d_alpha * blk.alpha  # alpha = o exp(-sigma)
-            ca, cb, cc = blk.feat[:, None, :, _CA], blk.feat[:, None, :, _CB], blk.feat[:, None, :, _CC]
-            dx, dy = blk.dx, blk.dy
-            g = torch.empty(*blk.fid.shape, _NFEAT, dtype=dtype, device=device)
-            g[..., _MX] = (d_sigma * (ca * dx + cb * dy)).sum(1)
-            g[..., _MY] = (d_sigma * (cc * dy + cb * dx)).sum(1)
-            g[..., _CA] = 0.5 * (d_sigma * dx * dx).sum(1)
-            g[..., _CB] = (d_sigma * dx * dy).sum(1)
-            g[..., _CC] = 0.5 * (d_sigma * dy * dy).sum(1)
-            g[..., _OP] = (d_alpha * torch.exp(-blk.sigma)).sum(1)
-            w_t = blk.weight.transpose(1, 2)  # [B, K, P]
+            d_alpha = t_excl * u - after / (1.0 - alpha)
+            # the clamp at 0.99 passes no gradient
+            d_alpha.mul_(torch.lt(raw, ALPHA_MAX, out=torch.empty_like(d_alpha)).mul_(contrib))
+            d_sigma = -d_alpha * alpha  # alpha = o exp(-sigma)
+            # sums over pixels of d_sigma times the monomials of sigma's derivatives; the conic
+            # entries (constant per Gaussian) multiply the [B, K] sums afterwards
+            ds_x = d_sigma * dx
+            ds_y = d_sigma * dy
+            s_x, s_y = ds_x.sum(1), ds_y.sum(1)
+            ca, cb, cc = bfeat[..., _CA], bfeat[..., _CB], bfeat[..., _CC]
+            g = torch.empty(*fid.shape, _NFEAT, dtype=dtype, device=device)
+            g[..., _MX] = ca * s_x + cb * s_y
+            g[..., _MY] = cc * s_y + cb * s_x
+            g[..., _CA] = 0.5 * (ds_x * dx).sum(1)
+            g[..., _CB] = (ds_x * dy).sum(1)
+            g[..., _CC] = 0.5 * (ds_y * dy).sum(1)
+            # d alpha / d o = exp(-sigma) = raw / o (alpha is 0, so d_alpha is 0, where o = 0)
+            op = bfeat[..., _OP]
+            g[..., _OP] = (d_alpha * raw).sum(1) / torch.where(op > 0, op, torch.ones_like(op))
+            w_t = weight.transpose(1, 2)  # [B, K, P]
             g[..., _R : _B + 1] = torch.bmm(w_t, g_c)
             g[..., _Z] = torch.bmm(w_t, g_d[:, :, None])[..., 0]
-            grad.index_add_(0, blk.fid.flatten(), g.reshape(-1, _NFEAT))
+            grad.index_add_(0, fid.flatten(), g.reshape(-1, _NFEAT))
         return grad, None
 
 
@@ -308,9 +449,10 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         flat_ids=cam_of_isect * N + bins.gaussian_ids,
         lx=local % ts,
         ly=local // ts,
+        cache_bytes=CACHE_BYTES if torch.is_grad_enabled() and feat.requires_grad else 0,
     )
     color, alpha, depth, counts = _CompositeFunction.apply(feat.to(dtype), lay)
     return color, alpha, depth, counts.view(C, N)
 
 
-__all__ = ["BLOCK_SCHEDULE", "CHUNK_ELEMENTS", "composite"]
+__all__ = ["BLOCK_SCHEDULE", "CACHE_BYTES", "CHUNK_ELEMENTS", "composite"]
