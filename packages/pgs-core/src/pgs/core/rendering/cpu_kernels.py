@@ -466,11 +466,11 @@ def _backward_chunk(
     Returns:
         Sums over the chunk of d mx, d my, d a, d b, d c, d r, d g, d b, d opacity, d z.
     """
-    d_mx = _ZERO
-    d_my = _ZERO
-    d_a = _ZERO
-    d_b = _ZERO
-    d_c = _ZERO
+    # dy is the same for the whole chunk (one pixel row), so the conic and mean gradients need
+    # only the sums of d_sigma, d_sigma dx and d_sigma dx^2 over the lanes (combined below).
+    s_ds = _ZERO
+    s_ds_dx = _ZERO
+    s_ds_dx2 = _ZERO
     d_r = _ZERO
     d_g = _ZERO
     d_bl = _ZERO
@@ -517,11 +517,16 @@ def _backward_chunk(
         d_alpha = d_alpha if comp & (raw < _ALPHA_MAX) else _ZERO
         d_op += d_alpha * gauss
         d_sigma = -d_alpha * alpha
-        d_mx += d_sigma * (ca * dx + cb * dy)
-        d_my += d_sigma * (cc * dy + cb * dx)
-        d_a += d_sigma * _HALF * dx * dx
-        d_b += d_sigma * dx * dy
-        d_c += d_sigma * _HALF * dy * dy
+        s_ds += d_sigma
+        d_sigma_dx = d_sigma * dx
+        s_ds_dx += d_sigma_dx
+        s_ds_dx2 += d_sigma_dx * dx
+    # d sigma / d mx = a dx + b dy, d sigma / d my = c dy + b dx, d sigma / d(a, b, c) = (dx^2 / 2, dx dy, dy^2 / 2)
+    d_mx = ca * s_ds_dx + cb * dy * s_ds
+    d_my = cc * dy * s_ds + cb * s_ds_dx
+    d_a = _HALF * s_ds_dx2
+    d_b = dy * s_ds_dx
+    d_c = _HALF * dy * dy * s_ds
     return d_mx, d_my, d_a, d_b, d_c, d_r, d_g, d_bl, d_op, d_z
 
 
