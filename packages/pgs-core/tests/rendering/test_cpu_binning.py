@@ -72,3 +72,12 @@ def test_fast_binning_equals_shared_binning_large() -> None:
     fast = bin_tiles_fast(proj, 160, 120, 16)
     assert fast.num_intersections > 5000
     assert_same(fast, bin_tiles(proj, 160, 120, 16))
+
+
+def test_fast_binning_equals_shared_binning_float64() -> None:
+    """float64 depths take the two-sort path (their bits do not fit the packed camera-depth key)."""
+    gaussians, cams = scene(4, 800, 64, 48, 3, 1.0)
+    gaussians = GaussianParams(**{k: v.double() for k, v in gaussians.as_dict().items()})
+    proj = project(gaussians, cams, None, 0.3)
+    assert proj.depths.dtype == torch.float64
+    assert_same(bin_tiles_fast(proj, 64, 48, 8), bin_tiles(proj, 64, 48, 8))
