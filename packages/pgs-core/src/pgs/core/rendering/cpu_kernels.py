@@ -328,9 +328,10 @@ def forward_tiles(
         out_depth: [C, H, W] float32, written (alpha-weighted depth).
         out_trans: [C, H, W] float32, written (final transmittance T; alpha = 1 - T).
         out_last: [C, H, W] int64, written: one past the last composited intersection index.
-        packed: [M, PACK_WIDTH] float32, written: the intersection records (reused by backward).
-        spans: [M, 4] float64, written: row-span coefficients (reused by backward).
-        rows: [M, 2] int64, written: first and last pixel row each intersection may cover.
+        packed: [M, PACK_WIDTH] float32, written: the intersection records (reused by backward);
+            records past the point where their tile saturated are left unwritten.
+        spans: [M, 4] float64, written (same rows): row-span coefficients (reused by backward).
+        rows: [M, 2] int64, written (same rows): first and last pixel row each intersection may cover.
         counts_m: [M] int32, written: composited pixels of each intersection.
     """
     tiles_per_cam = tiles_x * tiles_y
@@ -345,7 +346,6 @@ def forward_tiles(
         end = tile_starts[t + 1]
         base = cam * num_gaussians
         for m in range(start, end):
-            _pack(m, base + gaussian_ids[m], means2d, conics, colors, opacities, depths, packed, spans, rows)
             counts_m[m] = 0  # stays 0 for intersections after the tile is saturated
         x0 = tx * tile_size
         y0 = ty * tile_size
@@ -367,6 +367,8 @@ def forward_tiles(
         row_live = np.full(th, tw, np.int64)
         rows_active = th
         for m in range(start, end):
+            # packed on first use: records after the tile saturates are never written (nor read)
+            _pack(m, base + gaussian_ids[m], means2d, conics, colors, opacities, depths, packed, spans, rows)
             ylo = max(rows[m, 0], y0)
             yhi = min(rows[m, 1] + 1, y1)
             if ylo >= yhi:
