@@ -121,6 +121,17 @@ def test_parity_with_torch_backend_dense_scene() -> None:
     assert_parity(a, ga, b, gb)
 
 
+def test_parity_with_torch_backend_64_pixel_tiles() -> None:
+    """The largest tile: 64 rows (the composited-row masks use all 64 bits) and 8 chunks per row."""
+    gaussians, cams = random_scene(5, 500, 70, 68, cameras=1, sh_degree=1, spread=0.8)
+    cpu, ref = CpuRasterizer(), TorchRasterizer()
+    cpu.config = ref.config = cpu.config.model_copy(update={"tile_size": 64})
+    a, ga = render_and_grad(cpu, gaussians, cams, 2)
+    b, gb = render_and_grad(ref, gaussians, cams, 2)
+    assert bool((a.alpha[0, 60:64, :64] > 0).any()), "pixels of the tile's last rows should be covered"
+    assert_parity(a, ga, b, gb)
+
+
 @pytest.mark.parametrize(("seed", "n", "size", "cameras"), [(0, 150, (40, 32), 1), (1, 300, (33, 47), 2)])
 def test_dense_float64_reference(seed: int, n: int, size: tuple[int, int], cameras: int) -> None:
     gaussians, cams = random_scene(seed, n, *size, cameras=cameras, sh_degree=3)

@@ -66,7 +66,7 @@ class _CompositeFunction(torch.autograd.Function):
         last = np.empty((C, height, width), np.int64)
         packed = np.empty((M, _k.PACK_WIDTH), f32)
         spans = np.empty((M, 4), np.float64)
-        rows = np.empty((M, 2), np.int64)
+        rows = np.empty((M, 3), np.int64)
         counts_m = np.empty(M, np.int32)
         counts = np.zeros(C * N, np.int32)
         with _KERNEL_LOCK:

@@ -168,6 +168,7 @@ def _pack(
     packed[m, 9] = colors[g, 2]
     packed[m, 10] = depths[g]
     packed[m, 11] = _ZERO
+    rows[m, 2] = 0  # bit y - y0 set by the forward pass where the Gaussian composited a pixel
     if not op * 255.0 >= 1.0:  # also catches NaN: alpha < 1/255 everywhere, never composited
         packed[m, 6] = np.float32(-1.0)
         rows[m, 0] = 1
@@ -331,7 +332,8 @@ def forward_tiles(
         packed: [M, PACK_WIDTH] float32, written: the intersection records (reused by backward);
             records past the point where their tile saturated are left unwritten.
         spans: [M, 4] float64, written (same rows): row-span coefficients (reused by backward).
-        rows: [M, 2] int64, written (same rows): first and last pixel row each intersection may cover.
+        rows: [M, 3] int64, written (same rows): first and last pixel row each intersection may
+            cover, and a bit mask of the tile rows (bit y - y0) where it composited a pixel.
         counts_m: [M] int32, written: composited pixels of each intersection.
     """
     tiles_per_cam = tiles_x * tiles_y
@@ -385,6 +387,7 @@ def forward_tiles(
             z = packed[m, 10]
             position = np.float32(m - start + 1)
             n_comp = 0
+            composited_rows = np.int64(0)
             for y in range(ylo, yhi):
                 yy = y - y0
                 if row_live[yy] == 0:
@@ -395,6 +398,7 @@ def forward_tiles(
                     continue
                 dy = my - py
                 n_sat = 0
+                row_comp = 0
                 for k in range((lo - x0) // LANES, (hi - x0 + LANES - 1) // LANES):
                     chunk = yy * chunks_per_row + k
                     if chunk_live[chunk] == 0:
@@ -403,14 +407,18 @@ def forward_tiles(
                     comp, sat = _forward_chunk(
                         state, np.uint64(chunk * chunk_floats), px, dy, mx, ca, cb, cc, op, c_r, c_g, c_b, z, position
                     )
-                    n_comp += comp
+                    row_comp += comp
                     n_sat += sat
                     chunk_live[chunk] -= sat
+                if row_comp:
+                    n_comp += row_comp
+                    composited_rows |= np.int64(1) << np.int64(yy)
                 if n_sat:
                     row_live[yy] -= n_sat
                     if row_live[yy] == 0:
                         rows_active -= 1
             counts_m[m] = n_comp
+            rows[m, 2] = composited_rows
             if rows_active == 0:
                 break
         for y in range(y0, y1):
@@ -560,7 +568,7 @@ def backward_tiles(
     Args:
         packed: [M, PACK_WIDTH] float32 intersection records from `forward_tiles`.
         spans: [M, 4] float64 row-span coefficients from `forward_tiles`.
-        rows: [M, 2] int64 row ranges from `forward_tiles`.
+        rows: [M, 3] int64 row ranges and composited-row masks from `forward_tiles`.
         tile_starts: [C*tiles_y*tiles_x + 1] int64 CSR offsets.
         width: W.
         height: H.
@@ -600,7 +608,6 @@ def backward_tiles(
         # [row, chunk, field, lane]; lanes past the right edge keep end 0 and never contribute
         state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
         chunk_end = np.zeros(th * chunks_per_row, np.int64)  # largest end of the chunk's pixels
-        row_end = np.zeros(th, np.int64)
         tile_end = 0
         for y in range(y0, y1):
             for x in range(x0, x1):
@@ -616,13 +623,13 @@ def backward_tiles(
                 state[i + 9 * LANES] = grad_depth[cam, y, x]
                 state[i + 10 * LANES] = np.float32(pixel_end)
                 chunk_end[chunk] = max(chunk_end[chunk], pixel_end)
-                row_end[y - y0] = max(row_end[y - y0], pixel_end)
                 tile_end = max(tile_end, pixel_end)
         for m in range(start + tile_end - 1, start - 1, -1):
+            composited_rows = rows[m, 2]
+            if composited_rows == 0:  # composited nothing here: every gradient term is zero
+                continue
             ylo = max(rows[m, 0], y0)
             yhi = min(rows[m, 1] + 1, y1)
-            if ylo >= yhi:
-                continue
             rel = m - start + 1  # a pixel composited m only if its end >= rel
             position = np.float32(rel)
             mx = packed[m, 0]
@@ -647,7 +654,7 @@ def backward_tiles(
             g9 = _ZERO
             for y in range(ylo, yhi):
                 yy = y - y0
-                if row_end[yy] < rel:
+                if (composited_rows >> np.int64(yy)) & np.int64(1) == 0:
                     continue
                 py = np.float32(y) + _HALF
                 lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
