@@ -168,7 +168,7 @@ def _pack(
     packed[m, 9] = colors[g, 2]
     packed[m, 10] = depths[g]
     packed[m, 11] = _ZERO
-    rows[m, 2] = 0  # bit y - y0 set by the forward pass where the Gaussian composited a pixel
+    rows[m, 2] = 0  # mask of the chunks (or rows) where the forward pass composites a pixel
     if not op * 255.0 >= 1.0:  # also catches NaN: alpha < 1/255 everywhere, never composited
         packed[m, 6] = np.float32(-1.0)
         rows[m, 0] = 1
@@ -214,6 +214,14 @@ def _row_span(m: int, py: float, x0: int, x1: int, packed: np.ndarray, spans: np
     lo = max(x0, math.ceil(centre - half_w - _SPAN_PAD))
     hi = min(x1, math.floor(centre + half_w + _SPAN_PAD) + 1)
     return lo, hi
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _bits(first: int, count: int) -> np.int64:
+    """int64 with `count` bits set from bit `first` (first + count <= 64)."""
+    if count >= 64:
+        return np.int64(-1)
+    return ((np.int64(1) << np.int64(count)) - np.int64(1)) << np.int64(first)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -333,7 +341,8 @@ def forward_tiles(
             records past the point where their tile saturated are left unwritten.
         spans: [M, 4] float64, written (same rows): row-span coefficients (reused by backward).
         rows: [M, 3] int64, written (same rows): first and last pixel row each intersection may
-            cover, and a bit mask of the tile rows (bit y - y0) where it composited a pixel.
+            cover, and a bit mask of where it composited a pixel: a bit per chunk (row-major)
+            when the tile has at most 64 chunks (16-pixel tiles have 32), else a bit per row.
         counts_m: [M] int32, written: composited pixels of each intersection.
     """
     tiles_per_cam = tiles_x * tiles_y
@@ -359,6 +368,7 @@ def forward_tiles(
         # [row, chunk, field, lane]; lanes past the tile's right edge stay dead (live = 0)
         state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
         chunk_live = np.zeros(th * chunks_per_row, np.int64)
+        per_chunk = th * chunks_per_row <= 64  # the composited mask has a bit per chunk, else per row
         for yy in range(th):
             for xx in range(tw):
                 chunk = yy * chunks_per_row + xx // LANES
@@ -387,7 +397,7 @@ def forward_tiles(
             z = packed[m, 10]
             position = np.float32(m - start + 1)
             n_comp = 0
-            composited_rows = np.int64(0)
+            composited = np.int64(0)
             for y in range(ylo, yhi):
                 yy = y - y0
                 if row_live[yy] == 0:
@@ -410,15 +420,18 @@ def forward_tiles(
                     row_comp += comp
                     n_sat += sat
                     chunk_live[chunk] -= sat
+                    if comp and per_chunk:
+                        composited |= np.int64(1) << np.int64(chunk)
                 if row_comp:
                     n_comp += row_comp
-                    composited_rows |= np.int64(1) << np.int64(yy)
+                    if not per_chunk:
+                        composited |= np.int64(1) << np.int64(yy)
                 if n_sat:
                     row_live[yy] -= n_sat
                     if row_live[yy] == 0:
                         rows_active -= 1
             counts_m[m] = n_comp
-            rows[m, 2] = composited_rows
+            rows[m, 2] = composited
             if rows_active == 0:
                 break
         for y in range(y0, y1):
@@ -608,6 +621,9 @@ def backward_tiles(
         # [row, chunk, field, lane]; lanes past the right edge keep end 0 and never contribute
         state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
         chunk_end = np.zeros(th * chunks_per_row, np.int64)  # largest end of the chunk's pixels
+        per_chunk = th * chunks_per_row <= 64  # as in `forward_tiles`
+        row_bits = _bits(0, chunks_per_row) if per_chunk else np.int64(1)
+        row_shift = chunks_per_row if per_chunk else 1
         tile_end = 0
         for y in range(y0, y1):
             for x in range(x0, x1):
@@ -625,8 +641,8 @@ def backward_tiles(
                 chunk_end[chunk] = max(chunk_end[chunk], pixel_end)
                 tile_end = max(tile_end, pixel_end)
         for m in range(start + tile_end - 1, start - 1, -1):
-            composited_rows = rows[m, 2]
-            if composited_rows == 0:  # composited nothing here: every gradient term is zero
+            composited = rows[m, 2]
+            if composited == 0:  # composited nothing here: every gradient term is zero
                 continue
             ylo = max(rows[m, 0], y0)
             yhi = min(rows[m, 1] + 1, y1)
@@ -654,7 +670,7 @@ def backward_tiles(
             g9 = _ZERO
             for y in range(ylo, yhi):
                 yy = y - y0
-                if (composited_rows >> np.int64(yy)) & np.int64(1) == 0:
+                if (composited >> np.int64(yy * row_shift)) & row_bits == 0:
                     continue
                 py = np.float32(y) + _HALF
                 lo, hi = _row_span(m, np.float64(py), x0, x1, packed, spans)
@@ -663,7 +679,7 @@ def backward_tiles(
                 dy = my - py
                 for k in range((lo - x0) // LANES, (hi - x0 + LANES - 1) // LANES):
                     chunk = yy * chunks_per_row + k
-                    if chunk_end[chunk] < rel:
+                    if chunk_end[chunk] < rel if not per_chunk else (composited >> np.int64(chunk)) & 1 == 0:
                         continue
                     px = np.float32(x0 + k * LANES) + _HALF
                     d = _backward_chunk(
