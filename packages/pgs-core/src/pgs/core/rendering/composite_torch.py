@@ -17,8 +17,12 @@ Blocks grow geometrically (32, 32, 64, 64, ... 256) and each round is split into
 so that no temporary holds more than `CHUNK_ELEMENTS` values: memory stays bounded for any
 scene and no [N, H, W] tensor is ever formed.
 
-The backward pass replays the same rounds (bitwise the same masks and transmittances) and uses
-the closed form of the 3DGS gradient: with S_k the colour composited after Gaussian k and
+The forward pass keeps what the backward pass needs of its blocks (raw alpha, transmittance,
+composited mask) up to `CACHE_BYTES`; the backward pass recomputes the rest by replaying the
+same rounds (bitwise the same masks and transmittances) from a snapshot of the round where the
+cache filled. Masks are 0/1 float tensors: on CPU, float comparisons and products are several
+times faster than bool tensors, ``masked_fill_`` and ``where``. The backward uses the closed
+form of the 3DGS gradient: with S_k the colour composited after Gaussian k and
 T_final the final transmittance, dC/dalpha_k = T_k c_k - S_k / (1 - alpha_k) and
 d(1 - T_final)/dalpha_k = T_final / (1 - alpha_k). S_k is obtained from the forward total minus
 a running prefix, projected onto the incoming gradient first so that only [pixels, K] scalars
@@ -286,6 +290,7 @@ class _CompositeFunction(torch.autograd.Function):
         rgbz = [_R, _G, _B, _Z]
         cache: list[_Cached] = []
         snapshots = _Snapshots(enabled=lay.cache_bytes > 0)
+        # resume: None = everything cached; round -1 = nothing cached, replay from the start
         resume: _RoundStart | None = None if snapshots.enabled else _RoundStart(-1, *([torch.empty(0)] * 4))
         used = 0
         for blk in _rounds(lay, feat, trans, live, dtype, snapshots=snapshots):

@@ -34,7 +34,10 @@ per-pixel walk. What makes the loops vectorisable:
 The backward chunk sums its gradients over the 8 lanes with ``fastmath`` reassociation (the
 tree order of the vector reduction, fixed at compile time), so gradients are bit-identical from
 run to run but differ from a sequential sum by float32 rounding. Forward arithmetic is not
-reassociated or contracted, so pixel counts agree exactly with the `torch` backend.
+reassociated or contracted (only the exp polynomial uses FMA), so pixel counts agree with the
+`torch` backend. The forward pass also records, per intersection, the chunks (or rows) where it
+composited a pixel; the backward pass visits only those, as every gradient term is zero
+elsewhere.
 
 All arithmetic is float32 (constants are float32 so numba does not promote to float64) and the
 kernels are compiled with ``cache=True``: the first call in a fresh environment compiles (tens
