@@ -710,7 +710,7 @@ def backward_tiles(
             grad_m[m, 9] = g9
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def reduce_counts(
     tile_starts: np.ndarray,
     gaussian_ids: np.ndarray,
@@ -729,14 +729,14 @@ def reduce_counts(
         counts_m: [M] int32 per-intersection counts.
         counts: [C*N] int32, accumulated into (zero it first).
     """
-    num_tiles = tile_starts.shape[0] - 1
-    for t in range(num_tiles):
-        base = (t // tiles_per_cam) * num_gaussians
-        for m in range(tile_starts[t], tile_starts[t + 1]):
+    num_cams = (tile_starts.shape[0] - 1) // tiles_per_cam
+    for cam in prange(num_cams):  # cameras write disjoint Gaussian ranges; each sums in list order
+        base = cam * num_gaussians
+        for m in range(tile_starts[cam * tiles_per_cam], tile_starts[(cam + 1) * tiles_per_cam]):
             counts[base + gaussian_ids[m]] += counts_m[m]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, parallel=True)
 def reduce_gradients(
     tile_starts: np.ndarray,
     gaussian_ids: np.ndarray,
@@ -752,7 +752,8 @@ def reduce_gradients(
     """Sum per-intersection gradients into per-Gaussian gradients in intersection order.
 
     A fixed summation order makes the result bit-identical from run to run whatever the number
-    of threads.
+    of threads: cameras are summed in parallel, but each camera's Gaussians by one thread in
+    intersection order.
 
     Args:
         tile_starts: [C*tiles_per_cam + 1] int64 CSR offsets.
@@ -766,10 +767,10 @@ def reduce_gradients(
         grad_opacities: [C*N] float32, accumulated into.
         grad_depths: [C*N] float32, accumulated into.
     """
-    num_tiles = tile_starts.shape[0] - 1
-    for t in range(num_tiles):
-        base = (t // tiles_per_cam) * num_gaussians
-        for m in range(tile_starts[t], tile_starts[t + 1]):
+    num_cams = (tile_starts.shape[0] - 1) // tiles_per_cam
+    for cam in prange(num_cams):  # cameras write disjoint Gaussian ranges; each sums in list order
+        base = cam * num_gaussians
+        for m in range(tile_starts[cam * tiles_per_cam], tile_starts[(cam + 1) * tiles_per_cam]):
             g = base + gaussian_ids[m]
             grad_means2d[g, 0] += grad_m[m, 0]
             grad_means2d[g, 1] += grad_m[m, 1]
