@@ -140,6 +140,12 @@ class _RoundStart:
     live: Tensor  # [C*T, P]
     skip_chunks: int = 0  # chunks of this round already done (cached)
 
+    @staticmethod
+    def from_the_start() -> _RoundStart:
+        """The marker for "nothing cached: replay every round" (round -1, no state)."""
+        empty = torch.empty(0)
+        return _RoundStart(-1, empty, empty, empty, empty)
+
 
 def _step(values: Tensor, threshold: float) -> Tensor:
     """1.0 where ``values >= threshold``, else 0.0, in the dtype of `values`.
@@ -150,12 +156,17 @@ def _step(values: Tensor, threshold: float) -> Tensor:
     return torch.ge(values, threshold, out=torch.empty_like(values))
 
 
+def _pixel_offsets(lay: _Layout, tiles: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:
+    """dx, dy [B, P, K]: Gaussian centre minus pixel centre for the [B, K, F] features of `tiles`."""
+    px, py, _ = lay.pixel_centres(tiles, feat.dtype)
+    return feat[:, None, :, _MX] - px[:, :, None], feat[:, None, :, _MY] - py[:, :, None]
+
+
 def _rounds(
     lay: _Layout,
     feat: Tensor,
     trans: Tensor,
     live: Tensor,
-    dtype: torch.dtype,
     start: _RoundStart | None = None,
     snapshots: _Snapshots | None = None,
 ) -> Iterator[_Block]:
@@ -166,7 +177,6 @@ def _rounds(
         feat: [C*N, F] packed features.
         trans: [C*T, P] transmittance (updated in place).
         live: [C*T, P] 1.0 for pixels not done yet, else 0.0 (updated in place).
-        dtype: compute dtype.
         start: resume here instead of at the beginning (`trans` and `live` must hold the state
             of the tiles at that point).
         snapshots: if given (and enabled), the state at the start of each round is kept in it.
@@ -196,9 +206,7 @@ def _rounds(
             fid = lay.flat_ids[idx]
             g = feat[fid]  # [B, K, F]
             g[..., _OP] *= kval  # empty slots: opacity 0, so alpha 0 and never composited
-            px, py, _ = lay.pixel_centres(chunk, dtype)
-            dx = g[:, None, :, _MX] - px[:, :, None]  # [B, P, K]
-            dy = g[:, None, :, _MY] - py[:, :, None]
+            dx, dy = _pixel_offsets(lay, chunk, g)  # [B, P, K]
             # -sigma = -0.5 (a dx^2 + c dy^2) - b dx dy with sigma = 0.5 d^T conic d, in few
             # temporaries; negating the conic entries negates every product and sum exactly, so
             # this is bitwise the negative of the contract's sigma.
@@ -266,12 +274,6 @@ def _initial_state(lay: _Layout, dtype: torch.dtype, device: torch.device) -> tu
     return trans, inside.to(dtype)
 
 
-def _pixel_offsets(lay: _Layout, tiles: Tensor, feat: Tensor) -> tuple[Tensor, Tensor]:
-    """dx, dy [B, P, K]: Gaussian centre minus pixel centre for the [B, K, F] features of `tiles`."""
-    px, py, _ = lay.pixel_centres(tiles, feat.dtype)
-    return feat[:, None, :, _MX] - px[:, :, None], feat[:, None, :, _MY] - py[:, :, None]
-
-
 class _CompositeFunction(torch.autograd.Function):
     """Differentiable compositing w.r.t. the packed per-(camera, Gaussian) features.
 
@@ -291,9 +293,9 @@ class _CompositeFunction(torch.autograd.Function):
         cache: list[_Cached] = []
         snapshots = _Snapshots(enabled=lay.cache_bytes > 0)
         # resume: None = everything cached; round -1 = nothing cached, replay from the start
-        resume: _RoundStart | None = None if snapshots.enabled else _RoundStart(-1, *([torch.empty(0)] * 4))
+        resume: _RoundStart | None = None if snapshots.enabled else _RoundStart.from_the_start()
         used = 0
-        for blk in _rounds(lay, feat, trans, live, dtype, snapshots=snapshots):
+        for blk in _rounds(lay, feat, trans, live, snapshots=snapshots):
             cz = torch.bmm(blk.weight, blk.feat[:, :, rgbz])  # [B, P, 4]
             color[blk.tiles] += cz[..., :3]
             depth[blk.tiles] += cz[..., 3:]
@@ -331,7 +333,7 @@ class _CompositeFunction(torch.autograd.Function):
         lay: _Layout = ctx.lay
         cache, resume = ctx.cache, ctx.resume
         if cache is None:  # a second backward through a retained graph: recompute everything
-            cache, resume = [], _RoundStart(-1, *([torch.empty(0)] * 4))
+            cache, resume = [], _RoundStart.from_the_start()
         ctx.cache = None  # release the memory as soon as it has been used
         for c in cache:
             yield c.tiles, c.fid, c.feat, c.raw, c.contrib, c.t_excl
@@ -347,7 +349,7 @@ class _CompositeFunction(torch.autograd.Function):
                     trans[c.tiles] = c.trans_after
                     live[c.tiles] = c.live_after
             start = resume
-        for blk in _rounds(lay, feat, trans, live, feat.dtype, start=start):
+        for blk in _rounds(lay, feat, trans, live, start=start):
             yield blk.tiles, blk.fid, blk.feat, blk.raw, blk.contrib, blk.t_excl
 
     @staticmethod

@@ -227,6 +227,35 @@ def _bits(first: int, count: int) -> np.int64:
     return ((np.int64(1) << np.int64(count)) - np.int64(1)) << np.int64(first)
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _tile_box(t: int, tiles_per_cam: int, tiles_x: int, tile_size: int, width: int, height: int) -> tuple:
+    """Camera and pixel box [x0, x1) x [y0, y1) of global tile index `t` (tiles row-major per camera)."""
+    cam = t // tiles_per_cam
+    rem = t - cam * tiles_per_cam
+    ty = rem // tiles_x
+    tx = rem - ty * tiles_x
+    x0 = tx * tile_size
+    y0 = ty * tile_size
+    return cam, x0, y0, min(x0 + tile_size, width), min(y0 + tile_size, height)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _record(packed: np.ndarray, m: int) -> tuple:
+    """Fields of intersection record `m`: mx, my, conic a, b, c, opacity, r, g, b, depth."""
+    return (
+        packed[m, 0],
+        packed[m, 1],
+        packed[m, 2],
+        packed[m, 3],
+        packed[m, 4],
+        packed[m, 5],
+        packed[m, 7],
+        packed[m, 8],
+        packed[m, 9],
+        packed[m, 10],
+    )
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def _forward_chunk(
     state: np.ndarray,
@@ -352,19 +381,12 @@ def forward_tiles(
     num_tiles = tile_starts.shape[0] - 1
     chunk_floats = _FWD_FIELDS * LANES
     for t in prange(num_tiles):
-        cam = t // tiles_per_cam
-        rem = t - cam * tiles_per_cam
-        ty = rem // tiles_x
-        tx = rem - ty * tiles_x
+        cam, x0, y0, x1, y1 = _tile_box(t, tiles_per_cam, tiles_x, tile_size, width, height)
         start = tile_starts[t]
         end = tile_starts[t + 1]
         base = cam * num_gaussians
         for m in range(start, end):
             counts_m[m] = 0  # stays 0 for intersections after the tile is saturated
-        x0 = tx * tile_size
-        y0 = ty * tile_size
-        x1 = min(x0 + tile_size, width)
-        y1 = min(y0 + tile_size, height)
         tw = x1 - x0
         th = y1 - y0
         chunks_per_row = (tw + LANES - 1) // LANES
@@ -388,16 +410,7 @@ def forward_tiles(
             yhi = min(rows[m, 1] + 1, y1)
             if ylo >= yhi:
                 continue
-            mx = packed[m, 0]
-            my = packed[m, 1]
-            ca = packed[m, 2]
-            cb = packed[m, 3]
-            cc = packed[m, 4]
-            op = packed[m, 5]
-            c_r = packed[m, 7]
-            c_g = packed[m, 8]
-            c_b = packed[m, 9]
-            z = packed[m, 10]
+            mx, my, ca, cb, cc, op, c_r, c_g, c_b, z = _record(packed, m)
             position = np.float32(m - start + 1)
             n_comp = 0
             composited = np.int64(0)
@@ -603,10 +616,7 @@ def backward_tiles(
     num_tiles = tile_starts.shape[0] - 1
     chunk_floats = _BWD_FIELDS * LANES
     for t in prange(num_tiles):
-        cam = t // tiles_per_cam
-        rem = t - cam * tiles_per_cam
-        ty = rem // tiles_x
-        tx = rem - ty * tiles_x
+        cam, x0, y0, x1, y1 = _tile_box(t, tiles_per_cam, tiles_x, tile_size, width, height)
         start = tile_starts[t]
         end = tile_starts[t + 1]
         for m in range(start, end):
@@ -614,10 +624,6 @@ def backward_tiles(
                 grad_m[m, k] = _ZERO
         if end == start:
             continue
-        x0 = tx * tile_size
-        y0 = ty * tile_size
-        x1 = min(x0 + tile_size, width)
-        y1 = min(y0 + tile_size, height)
         tw = x1 - x0
         th = y1 - y0
         chunks_per_row = (tw + LANES - 1) // LANES
@@ -651,16 +657,7 @@ def backward_tiles(
             yhi = min(rows[m, 1] + 1, y1)
             rel = m - start + 1  # a pixel composited m only if its end >= rel
             position = np.float32(rel)
-            mx = packed[m, 0]
-            my = packed[m, 1]
-            ca = packed[m, 2]
-            cb = packed[m, 3]
-            cc = packed[m, 4]
-            op = packed[m, 5]
-            c_r = packed[m, 7]
-            c_g = packed[m, 8]
-            c_b = packed[m, 9]
-            z = packed[m, 10]
+            mx, my, ca, cb, cc, op, c_r, c_g, c_b, z = _record(packed, m)
             g0 = _ZERO
             g1 = _ZERO
             g2 = _ZERO
