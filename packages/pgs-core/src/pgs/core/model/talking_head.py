@@ -220,8 +220,17 @@ class TalkingHead(nn.Module):
         image = compose(face.render, mouth.render, bg)
         return HeadRender(image, face, mouth, bg)
 
-    def render_frame(self, frame: Any, sh_degree: int | None = None) -> HeadRender:
-        """Render a dataset `Frame` (its camera, audio window, AUs and background)."""
+    def render_frame(self, frame: Any, sh_degree: int | None = None, static: bool = False) -> HeadRender:
+        """Render a dataset `Frame` (its camera, audio window, AUs and background).
+
+        Args:
+            frame: a `pgs.core.data.dataset.Frame`.
+            sh_degree: SH degree to evaluate (default: all stored).
+            static: render the canonical Gaussians of both branches (no deformation): the
+                static-only baseline of a model after stage 1.
+        """
+        if static:
+            return self(frame.camera, None, None, frame.background, sh_degree)
         return self(frame.camera, frame.audio, frame.aus, frame.background, sh_degree)
 
 
