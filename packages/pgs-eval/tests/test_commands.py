@@ -36,7 +36,7 @@ def novel_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def evaluated(tiny_checkpoint: Path, novel_wav: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("eval") / "eval"
     code = main(["eval", str(tiny_checkpoint), "--out", str(out), "--audio", str(novel_wav), "--fps-frames", "3",
-                 "--max-frames", "3"])
+                 "--max-frames", "3", "--static-checkpoint", str(tiny_checkpoint), "--quiet"])
     assert code == 0
     return out
 
@@ -84,8 +84,30 @@ def test_strips_png(evaluated: Path) -> None:
     assert path.stat().st_size > 0
     with Image.open(path) as image:
         assert image.format == "PNG"
-        # 3 held-out frames of 48x48: 3 rows of (label 14 + 48) px, 3 panels wide
-        assert image.size == (3 * 48, 3 * (48 + 14))
+        # 3 held-out frames of 48x48: 3 rows of (label 14 + 48) px, 5 panels wide (3 + 2 mouth crops)
+        assert image.size == (5 * 48, 3 * (48 + 14))
+
+
+def test_benchmark_and_baselines(evaluated: Path) -> None:
+    data = json.loads((evaluated / "metrics.json").read_text())
+    bench = data["benchmark"]
+    assert set(bench) >= {"face_psnr", "face_ssim", "head_psnr", "mouth_psnr", "lmd", "mouth_open_r"}
+    for key in ("face_psnr", "face_ssim", "head_psnr", "mouth_psnr"):
+        assert isinstance(bench[key], float) and math.isfinite(bench[key]), key
+    # the benchmark face region is the Table 1 face region (parsing face + inner mouth)
+    assert bench["face_psnr"] == pytest.approx(data["metrics"]["PSNR"]["value"], rel=1e-9)
+    assert bench["face_ssim"] == pytest.approx(data["metrics"]["SSIM"]["value"], rel=1e-6)
+    assert bench["lmd"] == pytest.approx(data["metrics"]["LMD"]["value"])  # tracked vs exact (synthetic)
+    assert bench["mouth_open_r"] is None or -1.0 <= bench["mouth_open_r"] <= 1.0
+    assert "predicted = tracked" in data["benchmark_protocol"]["mouth_open_r"]
+    assert "landmarks.npy" in data["benchmark_protocol"]["mouth_psnr"]
+    baselines = data["baselines"]
+    assert set(baselines["mean_image"]) == {"face_psnr", "head_psnr", "mouth_psnr"}
+    assert set(baselines["static_only"]) == {"face_psnr", "head_psnr", "mouth_psnr", "face_ssim"}
+    assert all(math.isfinite(v) for v in baselines["static_only"].values())
+    assert data["meta"]["static"] is False and data["meta"]["static_checkpoint"]
+    table = (evaluated / "benchmark.md").read_text()
+    assert "mean training image" in table and "static only" in table and "mouth-open r" in table
 
 
 def test_cross_driven_table_and_reports(evaluated: Path, novel_wav: Path) -> None:
@@ -115,6 +137,16 @@ def test_bad_audio_exits_2_and_writes_nothing(
     assert main(["eval", str(tiny_checkpoint), "--out", str(out), "--audio", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "broken.wav" in err and "cannot read audio" in err
+    assert not out.exists()
+
+
+def test_missing_static_checkpoint_exits_2(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "e"
+    code = main(["eval", str(tiny_checkpoint), "--out", str(out), "--static-checkpoint", str(tmp_path / "no.pt")])
+    assert code == 2
+    assert "no.pt" in capsys.readouterr().err
     assert not out.exists()
 
 

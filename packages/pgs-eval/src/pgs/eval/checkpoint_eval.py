@@ -5,7 +5,10 @@ Outputs in the evaluation folder (default ``<run>/eval/`` where ``<run>`` holds
 
 - ``metrics.json``: the self-driven report (schema ``pgs-eval/metrics/1``, `read_report` reads it);
 - ``table1.md``: Table 1 layout with the protocol under it;
-- ``strips.png``: prediction | truth | |error| rows of 4 held-out frames;
+- ``strips.png``: prediction | truth | |error| | mouth crop of prediction | mouth crop of truth,
+  rows of 4 held-out frames;
+- ``benchmark.md``: the real-speaker benchmark (``"benchmark"`` / ``"baselines"`` of metrics.json)
+  with its baselines and protocols;
 - with driving audio: ``cross_driven/<audio>.json`` (one report per audio, same schema) and
   ``table2.md`` (LSE-D / LSE-C per audio);
 - with ``video=True``: ``self_driven.mp4`` (renders with the held-out audio muxed in).
@@ -26,7 +29,7 @@ from typing import Any
 
 from pgs.core.errors import DataError
 from pgs.eval.atomic import atomic_write_text
-from pgs.eval.figures import frame_strip_png
+from pgs.eval.figures import crop_boxes_from_masks, frame_strip_png
 from pgs.eval.report import EvaluationReport, write_report
 from pgs.eval.selfdriven import (
     CrossDrivenResult,
@@ -35,8 +38,10 @@ from pgs.eval.selfdriven import (
     evaluate_cross_driven,
     evaluate_self_driven,
     method_name,
+    static_only_baseline,
 )
-from pgs.eval.tables import table2_markdown
+from pgs.eval.speaker_landmarks import Progress
+from pgs.eval.tables import benchmark_markdown, table2_markdown
 
 
 @dataclass
@@ -47,7 +52,8 @@ class EvalOutputs:
         folder: the evaluation folder.
         self_driven: the self-driven evaluation.
         cross_driven: one evaluation per driving audio.
-        files: written files by role (``metrics``, ``table1``, ``strips``, ``table2``, ``video``, ``cross:<name>``).
+        files: written files by role (``metrics``, ``table1``, ``benchmark``, ``strips``, ``table2``, ``video``,
+            ``cross:<name>``).
     """
 
     folder: Path
@@ -93,6 +99,8 @@ def evaluate_checkpoint(
     rasterizer: str | None = None,
     video: bool = False,
     fps: float = 25.0,
+    static_checkpoint: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> EvalOutputs:
     """Evaluate a trained checkpoint and write metrics, tables and strips.
 
@@ -106,6 +114,9 @@ def evaluate_checkpoint(
         rasterizer: rasterizer backend overriding the training config's.
         video: also write ``self_driven.mp4``.
         fps: video frame rate.
+        static_checkpoint: a checkpoint rendered with ``render_frame(static=True)`` for the
+            ``static_only`` baseline (e.g. the same run after stage 1), or None.
+        progress: called with (phase, done, total) while rendering and detecting landmarks.
 
     Raises:
         DataError / ConfigError: missing checkpoint, speaker folder, weight or audio file,
@@ -123,6 +134,8 @@ def evaluate_checkpoint(
             read_waveform(path)
         elif not path.is_file():
             raise DataError(f"{path}: audio features file not found")
+    if static_checkpoint is not None and not Path(static_checkpoint).is_file():
+        raise DataError(f"{static_checkpoint}: static checkpoint not found")
     loaded = load_head(checkpoint, options.device, rasterizer)
     config = loaded.config
     folder = Path(data) if data is not None else config.data.folder
@@ -138,39 +151,79 @@ def evaluate_checkpoint(
     val_set = SpeakerDataset.open(folder, "val", audio=train_set.audio, require_aus=config.data.require_aus)
     run = run_folder(checkpoint)
     label = method or method_name(config)
-    meta: dict[str, Any] = {
-        "checkpoint": str(checkpoint),
-        "data": str(folder),
-        "device": options.device,
-        "rasterizer": getattr(loaded.head.rasterizer, "name", type(loaded.head.rasterizer).__name__),
-        "num_gaussians": {"face": loaded.head.face.num_gaussians, "mouth": loaded.head.mouth.num_gaussians},
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+    meta = _meta(loaded, checkpoint, folder, options.device)
     result = evaluate_self_driven(
-        loaded.head, train_set, val_set, options, method=label, train_time_s=training_seconds(run), meta=meta, fps=fps
+        loaded.head, train_set, val_set, options, method=label, train_time_s=training_seconds(run), meta=meta, fps=fps,
+        progress=progress,
     )
+    if static_checkpoint is not None:
+        _add_static_baseline(result, Path(static_checkpoint), val_set, options, rasterizer, progress)
     crosses = [
         evaluate_cross_driven(loaded, path, train_set, options, method=label, name=name, fps=fps, meta=meta)
         for path, name in zip(audio_paths, _unique_names(audio_paths), strict=True)
     ]
-    target = Path(out) if out is not None else run / "eval"
-    outputs = EvalOutputs(target, result, crosses)
+    outputs = EvalOutputs(Path(out) if out is not None else run / "eval", result, crosses)
+    _write_outputs(outputs)
+    if video:
+        outputs.files["video"] = _write_video(result, val_set, outputs.folder / "self_driven.mp4", fps)
+    return outputs
+
+
+def _meta(loaded: Any, checkpoint: Path, folder: Path, device: str) -> dict[str, Any]:
+    """Facts about the evaluated checkpoint for metrics.json."""
+    head = loaded.head
+    return {
+        "checkpoint": str(checkpoint),
+        "data": str(folder),
+        "device": device,
+        "rasterizer": getattr(head.rasterizer, "name", type(head.rasterizer).__name__),
+        "num_gaussians": {"face": head.face.num_gaussians, "mouth": head.mouth.num_gaussians},
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _write_outputs(outputs: EvalOutputs) -> None:
+    """Write metrics.json, table1.md, benchmark.md, strips.png and the cross-driven files of `outputs`."""
+    target, result = outputs.folder, outputs.self_driven
     outputs.files.update(write_report(result.report, target))
     outputs.files["table1"] = outputs.files.pop("table")
-    outputs.files["strips"] = frame_strip_png(result.predicted, result.target, target / "strips.png")
-    if crosses:
+    outputs.files["benchmark"] = atomic_write_text(target / "benchmark.md", benchmark_markdown(result.report))
+    boxes = None if result.regions is None else crop_boxes_from_masks(result.regions.mouth)
+    outputs.files["strips"] = frame_strip_png(result.predicted, result.target, target / "strips.png", crop_boxes=boxes)
+    if outputs.cross_driven:
         (target / "cross_driven").mkdir(exist_ok=True)
-        for cross in crosses:
+        for cross in outputs.cross_driven:
             path = target / "cross_driven" / f"{cross.report.audio}.json"
             outputs.files[f"cross:{cross.report.audio}"] = atomic_write_text(
                 path, json.dumps(cross.report.to_dict(), indent=2) + "\n"
             )
         outputs.files["table2"] = atomic_write_text(
-            target / "table2.md", table2_markdown([c.report for c in crosses])
+            target / "table2.md", table2_markdown([c.report for c in outputs.cross_driven])
         )
-    if video:
-        outputs.files["video"] = _write_video(result, val_set, target / "self_driven.mp4", fps)
-    return outputs
+
+
+def _add_static_baseline(
+    result: SelfDrivenResult,
+    checkpoint: Path,
+    val_set: Any,
+    options: EvalOptions,
+    rasterizer: str | None,
+    progress: Progress | None,
+) -> None:
+    """Score `checkpoint`'s canonical renders of the evaluated frames as the ``static_only`` baseline."""
+    from pgs.core.inference import load_head
+
+    if result.regions is None:  # pragma: no cover - evaluate_self_driven always sets them
+        raise DataError("no benchmark regions to score the static baseline on")
+    static = load_head(checkpoint, options.device, rasterizer)
+    frames = [val_set[i] for i in result.indices]
+    scores = static_only_baseline(static.head, frames, result.target, result.regions, options.device, progress)
+    result.report.baselines["static_only"] = scores
+    result.report.benchmark_protocol["static_only"] = (
+        f"{checkpoint} rendered with render_frame(static=True) (canonical Gaussians of both branches, no "
+        "deformation), same frames and regions as the benchmark"
+    )
+    result.report.meta.setdefault("static_checkpoint", str(checkpoint))
 
 
 def _write_video(result: SelfDrivenResult, val_set: Any, path: Path, fps: float) -> Path:

@@ -7,8 +7,10 @@ Heavy modules (torch, the model, the trainer) are imported inside each command's
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pgs.core.registry import CommandSpec
 
@@ -25,10 +27,16 @@ examples:
   pgs eval final.pt --syncnet-weights syncnet_v2.model --lpips-weights alexnet-owt-7be5be79.pth
         LSE-D/LSE-C and LPIPS as numbers (without weights they read "weights not supplied")
   pgs eval final.pt --landmarker face_landmarker.task --region full --max-frames 200 --device cuda
+  pgs eval final.pt --static-checkpoint runs/a_static/checkpoints/final.pt
+        adds the static-only baseline (canonical Gaussians, no deformation) to metrics.json
+  pgs eval final.pt --static --quiet      the checkpoint itself rendered static, no progress bar
 
 LMD: on a speaker with landmarks3d.npy (pgs synth) the predicted mouth landmarks are tracked
-through the model and compared with the exact landmarks.npy; on real data MediaPipe runs on both
-sides when --landmarker is given, else LMD is n/a.
+through the model and compared with the exact landmarks.npy; on a prepped real speaker MediaPipe
+runs on the renders and is compared with the folder's landmarks.npy, with the Face Landmarker
+from --landmarker, else the folder's prep.json ("landmarker"), else PGS_FACE_LANDMARKER; with
+none LMD is n/a. metrics.json also holds "benchmark" (face_psnr, face_ssim, head_psnr,
+mouth_psnr, lmd, mouth_open_r) and "baselines" (mean_image, static_only), also in benchmark.md.
 """
 
 
@@ -49,6 +57,10 @@ def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
         "--fps-frames", type=int, default=100, metavar="N", help="timed frames of the FPS measurement (0: skip)"
     )
     parser.add_argument("--device", help="torch device (pgs eval default: cpu; pgs ablate default: the config's)")
+    parser.add_argument(
+        "--static", action="store_true",
+        help="render the checkpoint with its canonical Gaussians (no deformation), for debugging",
+    )
 
 
 def _options(args: argparse.Namespace, device: str = "cpu") -> EvalOptions:
@@ -63,6 +75,7 @@ def _options(args: argparse.Namespace, device: str = "cpu") -> EvalOptions:
         fps_frames=args.fps_frames,
         fps_warmup=min(10, args.fps_frames),
         device=args.device or device,
+        static=args.static,
     )
 
 
@@ -77,23 +90,56 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", help="row label (default: the run's density + fusion names)")
     parser.add_argument("--rasterizer", help="rasterizer backend (default: the training config's)")
     parser.add_argument("--video", action="store_true", help="also write self_driven.mp4")
+    parser.add_argument(
+        "--static-checkpoint", type=Path, metavar="CKPT",
+        help="checkpoint scored as the static-only baseline (rendered with render_frame(static=True))",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@contextlib.contextmanager
+def _progress_bar(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar on stderr, one task per phase (``render``, ``landmarks``, ...); None when quiet."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pgs.core.cli.console import stderr
+
+    tasks: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=stderr, transient=True,
+    ) as bar:
+
+        def update(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield update
 
 
 def _eval_run(args: argparse.Namespace) -> int:
     from pgs.core.cli.console import stdout
     from pgs.eval.checkpoint_eval import evaluate_checkpoint
 
-    outputs = evaluate_checkpoint(
-        args.checkpoint,
-        out=args.out,
-        audios=args.audio,
-        data=args.data,
-        options=_options(args),
-        method=args.method,
-        rasterizer=args.rasterizer,
-        video=args.video,
-    )
+    with _progress_bar(args.quiet) as progress:
+        outputs = evaluate_checkpoint(
+            args.checkpoint,
+            out=args.out,
+            audios=args.audio,
+            data=args.data,
+            options=_options(args),
+            method=args.method,
+            rasterizer=args.rasterizer,
+            video=args.video,
+            static_checkpoint=args.static_checkpoint,
+            progress=progress,
+        )
     stdout.print(outputs.files["table1"].read_text(encoding="utf-8"), markup=False, highlight=False)
+    stdout.print(outputs.files["benchmark"].read_text(encoding="utf-8"), markup=False, highlight=False)
     if "table2" in outputs.files:
         stdout.print(outputs.files["table2"].read_text(encoding="utf-8"), markup=False, highlight=False)
     stdout.print(f"wrote {', '.join(p.name for p in outputs.files.values())} to {outputs.folder}", markup=False)

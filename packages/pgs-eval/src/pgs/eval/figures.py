@@ -3,7 +3,8 @@
 - `frame_strip_png`: one row per chosen frame, three panels: prediction | ground truth |
   per-pixel absolute error (mean over RGB) as an ``inferno`` heat map on a fixed scale
   [0, `error_max`] (black = no error, pale yellow = `error_max` or more), so strips of different
-  methods compare directly.
+  methods compare directly; with crop boxes (``pgs eval``: the mouth, `crop_boxes_from_masks`) two
+  more panels show the prediction's and the truth's crop enlarged to the frame size.
 - `density_picture_png`: where the Gaussians sit on screen: a 2D histogram of their projected
   centres (log scale, ``viridis``) blended over the rendered frame, with the count in the title
   strip, for comparing density control variants side by side (the paper's Fig. 5).
@@ -67,13 +68,52 @@ def default_strip_frames(count: int, rows: int = 4) -> list[int]:
     return [round(i * (count - 1) / (rows - 1)) for i in range(rows)]
 
 
+def crop_boxes_from_masks(masks: Tensor, margin: float = 0.4, min_size: int = 8) -> Tensor:
+    """Square boxes around each frame's mask, grown by `margin` of their side, inside the image.
+
+    Args:
+        masks: [F, H, W] bool (e.g. the mouth region).
+        margin: growth on each side as a fraction of the mask's larger side.
+        min_size: smallest box side in pixels.
+
+    Returns:
+        [F, 4] int64 (x0, y0, x1, y1), end-exclusive; the whole frame where a mask is empty.
+    """
+    count, height, width = (int(s) for s in masks.shape)
+    boxes = torch.tensor([[0, 0, width, height]] * count, dtype=torch.int64)
+    for f in range(count):
+        ys = torch.nonzero(masks[f].any(dim=1)).flatten()
+        xs = torch.nonzero(masks[f].any(dim=0)).flatten()
+        if ys.numel() == 0:
+            continue
+        cy, cx = (int(ys[0]) + int(ys[-1]) + 1) / 2.0, (int(xs[0]) + int(xs[-1]) + 1) / 2.0
+        side = max(int(ys[-1]) - int(ys[0]) + 1, int(xs[-1]) - int(xs[0]) + 1)
+        side = min(max(round(side * (1.0 + 2.0 * margin)), min_size), height, width)
+        x0 = min(max(round(cx - side / 2.0), 0), width - side)
+        y0 = min(max(round(cy - side / 2.0), 0), height - side)
+        boxes[f] = torch.tensor([x0, y0, x0 + side, y0 + side])
+    return boxes
+
+
+def _crop_panel(image: Tensor, box: Sequence[int], height: int, width: int) -> np.ndarray:
+    """[H, W, 3] uint8: the box of `image` [H, W, 3] enlarged (nearest) to the frame size."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    crop = image[y0:y1, x0:x1].permute(2, 0, 1)[None].float()
+    return _to_uint8(torch.nn.functional.interpolate(crop, size=(height, width), mode="nearest")[0].permute(1, 2, 0))
+
+
 def frame_strip_image(
-    predicted: Tensor, target: Tensor, frames: Sequence[int] | None = None, error_max: float = 0.25
+    predicted: Tensor,
+    target: Tensor,
+    frames: Sequence[int] | None = None,
+    error_max: float = 0.25,
+    crop_boxes: Tensor | None = None,
+    crop_label: str = "mouth",
 ) -> np.ndarray:
     """The strip as an array (see `frame_strip_png`).
 
     Returns:
-        [rows * (H + 14), 3 * W, 3] uint8.
+        [rows * (H + 14), 3 * W (5 * W with `crop_boxes`), 3] uint8.
     """
     check_frames(predicted, "predicted")
     check_frames(target, "target")
@@ -81,7 +121,9 @@ def frame_strip_image(
         raise DataError(f"predicted {list(predicted.shape)} and target {list(target.shape)} differ in shape")
     if not error_max > 0:
         raise ValueError(f"error_max must be positive, got {error_max}")
-    count, _, width = (int(s) for s in predicted.shape[:3])
+    count, height, width = (int(s) for s in predicted.shape[:3])
+    if crop_boxes is not None and tuple(crop_boxes.shape) != (count, 4):
+        raise DataError(f"crop_boxes: expected [{count}, 4], got {list(crop_boxes.shape)}")
     frames = default_strip_frames(count) if frames is None else list(frames)
     bad = [f for f in frames if not 0 <= f < count]
     if bad or not frames:
@@ -89,9 +131,13 @@ def frame_strip_image(
     blocks = []
     for f in frames:
         err = (predicted[f].float() - target[f].float()).abs().mean(dim=-1).cpu().numpy() / error_max
-        row = np.concatenate([_to_uint8(predicted[f]), _to_uint8(target[f]), _colormap("inferno", err)], axis=1)
+        panels = [_to_uint8(predicted[f]), _to_uint8(target[f]), _colormap("inferno", err)]
         labels = [f"prediction #{f}", "ground truth", f"|error| 0..{error_max:g}"]
-        blocks += [_label(3 * width, labels, width), row]
+        if crop_boxes is not None:
+            box = crop_boxes[f].tolist()
+            panels += [_crop_panel(predicted[f], box, height, width), _crop_panel(target[f], box, height, width)]
+            labels += [f"{crop_label}: prediction", f"{crop_label}: truth"]
+        blocks += [_label(len(panels) * width, labels, width), np.concatenate(panels, axis=1)]
     return np.concatenate(blocks, axis=0)
 
 
@@ -101,8 +147,10 @@ def frame_strip_png(
     path: str | Path,
     frames: Sequence[int] | None = None,
     error_max: float = 0.25,
+    crop_boxes: Tensor | None = None,
+    crop_label: str = "mouth",
 ) -> Path:
-    """Write side-by-side strips (prediction | truth | |error| heat), one row per frame, as a PNG.
+    """Write side-by-side strips (prediction | truth | |error| heat [| crops]), one row per frame, as a PNG.
 
     Args:
         predicted: [F, H, W, 3] in [0, 1].
@@ -110,11 +158,15 @@ def frame_strip_png(
         path: the ``.png`` file (written atomically; folders created).
         frames: frame indices to show (default: 4 spread over the clip).
         error_max: absolute error shown at full heat (fixed, so strips compare across methods).
+        crop_boxes: [F, 4] int boxes (x0, y0, x1, y1) to show enlarged from both images (e.g. the
+            mouth, `crop_boxes_from_masks`), or None.
+        crop_label: what the crops show, for the labels.
 
     Returns:
         The written path.
     """
-    return _save_png(frame_strip_image(predicted, target, frames, error_max), path)
+    image = frame_strip_image(predicted, target, frames, error_max, crop_boxes, crop_label)
+    return _save_png(image, path)
 
 
 def density_picture_image(
@@ -177,6 +229,7 @@ def density_picture_png(
 
 
 __all__ = [
+    "crop_boxes_from_masks",
     "default_strip_frames",
     "density_picture_image",
     "density_picture_png",

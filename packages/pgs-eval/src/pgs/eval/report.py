@@ -54,6 +54,13 @@ class EvaluationReport:
         audio: name of the driving audio (cross-driven tables group columns by it).
         train_time_s: training time in seconds, if known (Table 1's Time column).
         meta: free-form JSON-serialisable facts (checkpoint, dataset, date, device, ...).
+        benchmark: the real-speaker benchmark, a flat dict of numbers (``face_psnr``, ``face_ssim``,
+            ``head_psnr``, ``mouth_psnr``, ``lmd``, ``mouth_open_r``, ...; None = n/a), written as
+            the top-level ``"benchmark"`` of metrics.json when not empty.
+        benchmark_protocol: protocol line per benchmark/baseline key (and ``notes``), written as
+            ``"benchmark_protocol"``.
+        baselines: scores of the baselines by name (``mean_image``, ``static_only``), written as
+            ``"baselines"``.
     """
 
     method: str
@@ -63,6 +70,9 @@ class EvaluationReport:
     audio: str = ""
     train_time_s: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    benchmark: dict[str, Any] = field(default_factory=dict)
+    benchmark_protocol: dict[str, Any] = field(default_factory=dict)
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def get(self, name: str) -> MetricValue | None:
         """The metric called `name` (e.g. ``"LSE-D"``), or None."""
@@ -78,7 +88,7 @@ class EvaluationReport:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (infinite values written as the strings ``"inf"`` / ``"-inf"``)."""
-        return {
+        out: dict[str, Any] = {
             "schema": SCHEMA,
             "method": self.method,
             "mode": self.mode,
@@ -96,6 +106,12 @@ class EvaluationReport:
                 for m in self.metrics
             },
         }
+        if self.benchmark:
+            out["benchmark"] = _encode_values(self.benchmark)
+            out["benchmark_protocol"] = dict(self.benchmark_protocol)
+        if self.baselines:
+            out["baselines"] = {name: _encode_values(scores) for name, scores in self.baselines.items()}
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "<dict>") -> EvaluationReport:
@@ -125,6 +141,9 @@ class EvaluationReport:
                 audio=str(data.get("audio", "")),
                 train_time_s=data.get("train_time_s"),
                 meta=dict(data.get("meta", {})),
+                benchmark=_decode_values(data.get("benchmark", {})),
+                benchmark_protocol=dict(data.get("benchmark_protocol", {})),
+                baselines={str(k): _decode_values(v) for k, v in dict(data.get("baselines", {})).items()},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"{source}: malformed metrics file: {exc!r}") from None
@@ -134,6 +153,16 @@ def _encode(value: float | None) -> float | str | None:
     if value is not None and math.isinf(value):
         return "inf" if value > 0 else "-inf"
     return value
+
+
+def _encode_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A flat dict with infinite floats written as strings (other values kept)."""
+    return {k: _encode(v) if isinstance(v, float) else v for k, v in values.items()}
+
+
+def _decode_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of `_encode_values` (numbers as floats, None kept)."""
+    return {str(k): _decode(v) if isinstance(v, (int, float, str)) or v is None else v for k, v in dict(values).items()}
 
 
 def _decode(value: Any) -> float | None:

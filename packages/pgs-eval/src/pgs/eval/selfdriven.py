@@ -7,8 +7,12 @@ no ground truth, so only lip sync (LSE) is scored.
 
 LMD landmarks: on a speaker with ``landmarks3d.npy`` (the synthetic speaker) the predicted
 landmarks are tracked through the model (`pgs.eval.tracked_landmarks`) and the targets are the
-exact ``landmarks.npy``; otherwise MediaPipe runs on both sides when a Face Landmarker model file
-is given, and LMD is n/a with a note when not.
+exact ``landmarks.npy``. Otherwise MediaPipe runs on the renders with the Face Landmarker of
+``--landmarker``, the folder's ``prep.json`` or ``PGS_FACE_LANDMARKER``
+(`pgs.eval.speaker_landmarks`), against the folder's ``landmarks.npy`` (a prepped real speaker)
+or MediaPipe on the ground truth (a folder without ``landmarks.npy``); without a model LMD is n/a
+with a note. The same landmarks give the mouth-opening correlation of the benchmark
+(`pgs.eval.benchmark`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,18 @@ from torch import Tensor
 
 from pgs.core.errors import DataError
 from pgs.core.interfaces import MetricValue
+from pgs.eval.benchmark import BenchmarkRegions, benchmark_regions, image_protocols, image_scores, mean_training_image
 from pgs.eval.report import EvaluationReport, evaluate_frames
+from pgs.eval.speaker_landmarks import (
+    NO_LANDMARKER,
+    OPENING_PROTOCOL,
+    MouthLandmarkScores,
+    Progress,
+    exact_opening,
+    not_available,
+    real_mouth_scores,
+    resolve_landmarker,
+)
 from pgs.eval.tracked_landmarks import (
     LandmarkAnchors,
     fit_anchors,
@@ -46,10 +61,7 @@ if TYPE_CHECKING:
 Region = Literal["face", "full"]
 
 #: Note of LMD on real data without a landmark model.
-LMD_NO_LANDMARKS = (
-    "n/a: no exact 3D landmarks (landmarks3d.npy) and no landmark detector; pass --landmarker "
-    "face_landmarker.task to detect MediaPipe landmarks on both sides"
-)
+LMD_NO_LANDMARKS = NO_LANDMARKER
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,8 @@ class EvalOptions:
         fps_warmup: untimed warm-up frames before timing.
         anchors: Gaussians per tracked landmark.
         device: torch device of rendering and the learned metrics.
+        static: render the canonical Gaussians (``render_frame(static=True)``, no deformation) instead
+            of the audio-driven head (debugging; the static-only baseline of this checkpoint).
     """
 
     region: Region = "face"
@@ -79,6 +93,7 @@ class EvalOptions:
     fps_warmup: int = 10
     anchors: int = 8
     device: str = "cpu"
+    static: bool = False
 
     def __post_init__(self) -> None:
         if self.region not in ("face", "full"):
@@ -122,6 +137,7 @@ class SelfDrivenResult:
         target: [F, H, W, 3] ground truth.
         indices: val-split positions of the frames.
         anchors: the landmark anchors when LMD used tracked landmarks.
+        regions: the benchmark's face, head and mouth regions of the frames.
     """
 
     report: EvaluationReport
@@ -129,6 +145,7 @@ class SelfDrivenResult:
     target: Tensor
     indices: list[int]
     anchors: LandmarkAnchors | None = None
+    regions: BenchmarkRegions | None = None
 
 
 @dataclass
@@ -165,8 +182,23 @@ def frame_indices(count: int, max_frames: int | None) -> list[int]:
     return list(range(count if max_frames is None else min(count, max_frames)))
 
 
-def render_frames(head: TalkingHead, frames: Sequence[Frame], device: str) -> Tensor:
+def render_frames(
+    head: TalkingHead,
+    frames: Sequence[Frame],
+    device: str,
+    static: bool = False,
+    progress: Progress | None = None,
+    phase: str = "render",
+) -> Tensor:
     """Render dataset frames with their own camera, audio window, AUs and background.
+
+    Args:
+        head: the model.
+        frames: the frames.
+        device: torch device.
+        static: render the canonical Gaussians (no deformation; ``render_frame(static=True)``).
+        progress: called with (`phase`, done, total) after each frame.
+        phase: the progress phase name.
 
     Returns:
         [F, H, W, 3] float32 on CPU, clamped to [0, 1].
@@ -174,10 +206,12 @@ def render_frames(head: TalkingHead, frames: Sequence[Frame], device: str) -> Te
     out: Tensor | None = None
     with torch.no_grad():
         for i, frame in enumerate(frames):
-            image = head.render_frame(frame.to(device)).image[0].clamp(0, 1).cpu()
+            image = head.render_frame(frame.to(device), static=static).image[0].clamp(0, 1).cpu()
             if out is None:
                 out = torch.empty((len(frames), *image.shape), dtype=torch.float32)
             out[i] = image
+            if progress is not None:
+                progress(phase, i + 1, len(frames))
     if out is None:
         raise DataError("no frames to render")
     return out
@@ -242,6 +276,60 @@ def _replace_metric(report: EvaluationReport, name: str, **changes: Any) -> None
     report.metrics = [dataclasses.replace(m, **changes) if m.name == name else m for m in report.metrics]
 
 
+@dataclass
+class LandmarkPlan:
+    """How LMD and the mouth-opening correlation are obtained for one self-driven evaluation.
+
+    Attributes:
+        lmd_config: config of the ``lmd`` evaluator (tracked vs exact on a synthetic speaker), or None.
+        predicted: [F, 68, 2] tracked landmarks of the renders (synthetic speaker), or None.
+        target: [F, 68, 2] exact landmarks (synthetic speaker), or None.
+        anchors: the tracking anchors (synthetic speaker), or None.
+        scores: LMD and opening r computed already (real speaker, MediaPipe) or n/a, or None.
+    """
+
+    lmd_config: dict[str, Any] | None = None
+    predicted: Tensor | None = None
+    target: Tensor | None = None
+    anchors: LandmarkAnchors | None = None
+    scores: MouthLandmarkScores | None = None
+
+
+def plan_landmarks(
+    head: TalkingHead,
+    train_set: SpeakerDataset,
+    val_set: SpeakerDataset,
+    frames: Sequence[Frame],
+    images: tuple[Tensor, Tensor],
+    options: EvalOptions,
+    progress: Progress | None = None,
+) -> LandmarkPlan:
+    """Landmarks for LMD and the opening correlation (see the module docstring).
+
+    Args:
+        head: the trained head.
+        train_set: training split (reference frame of tracked landmarks).
+        val_set: held-out split.
+        frames: the evaluated frames.
+        images: ([F, H, W, 3] renders, [F, H, W, 3] ground truth).
+        options: what to compute (`landmarker`, `static`, `anchors`).
+        progress: progress callback.
+    """
+    truth = torch.stack([f.landmarks for f in frames]) if frames[0].landmarks is not None else None  # type: ignore[misc]
+    landmarks3d = load_landmarks3d(val_set.folder, int(max(train_set.img_ids.max(), val_set.img_ids.max())) + 1)
+    if landmarks3d is not None and truth is not None and not (options.static and options.landmarker is not None):
+        if options.static:
+            note = "n/a: tracked landmarks follow the deformation, undefined for --static renders; use --landmarker"
+            lmd_value = _not_computed("LMD", False, "LMD in pixels, mouth points 48-67 mean-centred", note)
+            return LandmarkPlan(scores=MouthLandmarkScores(lmd_value, None, OPENING_PROTOCOL, note))
+        pred_lms, anchors = tracked_landmarks(head, train_set, frames, landmarks3d, options.anchors, options.device)
+        return LandmarkPlan({"source": "exact"}, pred_lms, truth, anchors)
+    choice = resolve_landmarker(options.landmarker, val_set.folder)
+    if choice.path is None:
+        return LandmarkPlan(scores=not_available(choice))
+    return LandmarkPlan(scores=real_mouth_scores(images[0], images[1], truth, choice, progress))
+
+
 def evaluate_self_driven(
     head: TalkingHead,
     train_set: SpeakerDataset,
@@ -252,90 +340,156 @@ def evaluate_self_driven(
     train_time_s: float | None = None,
     meta: dict[str, Any] | None = None,
     fps: float = 25.0,
+    progress: Progress | None = None,
 ) -> SelfDrivenResult:
-    """Render the held-out frames, score them, and time the renderer.
+    """Render the held-out frames, score them (Table 1 and the benchmark), and time the renderer.
 
     Args:
         head: the trained head (put in eval mode with cached canonical features here).
-        train_set: training split (landmark reference frame).
+        train_set: training split (landmark reference frame, mean-image baseline).
         val_set: held-out split with the same audio features as training.
         options: what to compute.
         method: row label.
         train_time_s: training time for Table 1's Time column.
         meta: extra facts for metrics.json.
         fps: video frame rate.
+        progress: called with (phase, done, total): ``render``, ``landmarks``.
     """
-    device = options.device
     head.eval()
     head.cache_canonical()
     indices = frame_indices(len(val_set), options.max_frames)
     frames = [val_set[i] for i in indices]
-    predicted = render_frames(head, frames, device)
+    predicted = render_frames(head, frames, options.device, options.static, progress)
     target = torch.stack([f.image for f in frames])
-    masks = None
-    if options.region == "face":
-        masks = torch.stack([f.masks.face | f.masks.mouth for f in frames])
+    plan = plan_landmarks(head, train_set, val_set, frames, (predicted, target), options, progress)
+    report = _table1_report(head, frames, val_set, (predicted, target), plan, options, fps=fps,
+                            method=method, train_time_s=train_time_s, meta=meta)
+    regions = benchmark_regions(frames)
+    _attach_benchmark(report, (predicted, target), regions, plan, train_set)
+    report.meta.setdefault("val_frames", [int(f.img_id) for f in frames])
+    report.meta.setdefault("region", options.region)
+    report.meta.setdefault("static", options.static)
+    if plan.anchors is not None:
+        report.meta.setdefault(
+            "landmarks",
+            {"predicted": "tracked", "target": "exact", "reference_img_id": plan.anchors.reference,
+             "anchors": plan.anchors.k},
+        )
+    elif plan.scores is not None and plan.scores.meta:
+        report.meta.setdefault("landmarks", plan.scores.meta)
+    return SelfDrivenResult(report, predicted, target, indices, plan.anchors, regions)
 
-    # LMD: tracked vs exact on a speaker with 3D landmarks, MediaPipe with a model file, else n/a.
-    lmd_metric: MetricValue | None = None
-    pred_lms = target_lms = None
-    anchors = None
+
+def _table1_report(
+    head: TalkingHead,
+    frames: Sequence[Frame],
+    val_set: SpeakerDataset,
+    images: tuple[Tensor, Tensor],
+    plan: LandmarkPlan,
+    options: EvalOptions,
+    *,
+    fps: float,
+    method: str,
+    train_time_s: float | None,
+    meta: dict[str, Any] | None,
+) -> EvaluationReport:
+    """The Table 1 report (PSNR, SSIM, LPIPS, LMD, LSE, FPS) of rendered frames."""
+    predicted, target = images
+    masks = torch.stack([f.masks.face | f.masks.mouth for f in frames]) if options.region == "face" else None
     configs = options.evaluator_configs(with_fps=options.fps_frames > 0)
-    landmarks3d = load_landmarks3d(val_set.folder, int(max(train_set.img_ids.max(), val_set.img_ids.max())) + 1)
-    if landmarks3d is not None and frames[0].landmarks is not None:
-        pred_lms, anchors = tracked_landmarks(head, train_set, frames, landmarks3d, options.anchors, device)
-        target_lms = torch.stack([f.landmarks for f in frames])
-        configs["lmd"] = {"source": "exact"}
-    elif options.landmarker is not None:
-        configs["lmd"] = {"source": "mediapipe", "model_path": str(options.landmarker)}
-    else:
-        lmd_metric = _not_computed("LMD", False, "LMD in pixels, mouth points 48-67 mean-centred", LMD_NO_LANDMARKS)
-
+    if plan.lmd_config is not None:
+        configs["lmd"] = plan.lmd_config
     audio = clip_waveform(val_set, frames, fps)
     lse_missing = audio is None and options.syncnet_weights is not None
     metrics = ["psnr", "ssim", "lpips"]
-    metrics += [] if lmd_metric is not None else ["lmd"]
+    metrics += ["lmd"] if plan.lmd_config is not None else []
     metrics += [] if lse_missing else ["lse"]
     metrics += ["fps"] if options.fps_frames > 0 else []
     configs = {k: v for k, v in configs.items() if k in metrics}
-
-    preloaded = [f.to(device) for f in frames]
+    preloaded = [f.to(options.device) for f in frames]
 
     def render_one(i: int) -> Tensor:
         f = preloaded[i]
+        if options.static:
+            return head(f.camera, None, None, f.background).image
         return head(f.camera, f.audio, f.aus, f.background).image
 
     report = evaluate_frames(
-        predicted,
-        target,
-        metrics=metrics,
-        configs=configs,
-        region_masks=masks,
-        predicted_landmarks=pred_lms,
-        target_landmarks=target_lms,
-        audio=None if audio is None else audio[0],
-        sample_rate=16000 if audio is None else audio[1],
-        fps=fps,
-        render_frame=render_one if options.fps_frames > 0 else None,
-        device=device,
-        method=method,
-        train_time_s=train_time_s,
-        meta=dict(meta or {}),
+        predicted, target, metrics=metrics, configs=configs, region_masks=masks,
+        predicted_landmarks=plan.predicted, target_landmarks=plan.target,
+        audio=None if audio is None else audio[0], sample_rate=16000 if audio is None else audio[1], fps=fps,
+        render_frame=render_one if options.fps_frames > 0 else None, device=options.device,
+        method=method, train_time_s=train_time_s, meta=dict(meta or {}),
     )
-    if anchors is not None:
-        lmd = report.get("LMD")
-        if lmd is not None:
-            base = lmd.protocol.split("; landmarks:")[0]
-            _replace_metric(report, "LMD", protocol=f"{base}; landmarks: {tracked_protocol(anchors)}")
-    _insert_missing(report, lmd_metric, lse_missing, options.fps_frames == 0)
-    report.meta.setdefault("val_frames", [int(f.img_id) for f in frames])
-    report.meta.setdefault("region", options.region)
-    if anchors is not None:
-        report.meta.setdefault(
-            "landmarks",
-            {"predicted": "tracked", "target": "exact", "reference_img_id": anchors.reference, "anchors": anchors.k},
+    if plan.anchors is not None and report.get("LMD") is not None:
+        base = report.get("LMD").protocol.split("; landmarks:")[0]  # type: ignore[union-attr]
+        _replace_metric(report, "LMD", protocol=f"{base}; landmarks: {tracked_protocol(plan.anchors)}")
+    _insert_missing(report, None if plan.scores is None else plan.scores.lmd, lse_missing, options.fps_frames == 0)
+    return report
+
+
+def _attach_benchmark(
+    report: EvaluationReport,
+    images: tuple[Tensor, Tensor],
+    regions: BenchmarkRegions,
+    plan: LandmarkPlan,
+    train_set: SpeakerDataset,
+) -> None:
+    """Fill ``report.benchmark``, its protocols and the mean-image baseline."""
+    predicted, target = images
+    protocols = image_protocols(regions)
+    lmd_metric = report.get("LMD")
+    if plan.scores is not None:
+        r, r_protocol, r_note = plan.scores.opening_r, plan.scores.opening_protocol, plan.scores.opening_note
+    elif plan.predicted is not None and plan.target is not None:
+        r, r_protocol, r_note = exact_opening(plan.predicted, plan.target, "predicted = tracked, target = exact")
+    else:  # pragma: no cover - every plan has scores or landmarks
+        r, r_protocol, r_note = None, OPENING_PROTOCOL, "n/a"
+    report.benchmark = {
+        **image_scores(predicted, target, regions),
+        "lmd": None if lmd_metric is None else lmd_metric.value,
+        "mouth_open_r": r,
+    }
+    protocols.update({"lmd": "" if lmd_metric is None else lmd_metric.protocol, "mouth_open_r": r_protocol})
+    notes = {"lmd": "" if lmd_metric is None else lmd_metric.note, "mouth_open_r": r_note}
+    if plan.scores is not None and plan.scores.detector_floor is not None:
+        report.benchmark["lmd_detector_floor"] = plan.scores.detector_floor
+        protocols["lmd_detector_floor"] = (
+            "LMD of the same detector on the ground-truth frames against landmarks.npy (what a perfect render scores)"
         )
-    return SelfDrivenResult(report, predicted, target, indices, anchors)
+    mean, used = mean_training_image(train_set)
+    report.baselines["mean_image"] = image_scores(mean, target, regions, ssim=False)
+    protocols["mean_image"] = (
+        f"the mean of {used} evenly spaced training images (of {len(train_set)}) scored as every held-out frame, "
+        "same regions as the benchmark"
+    )
+    report.benchmark_protocol = {
+        "frames": f"{int(target.shape[0])} held-out frames",
+        **protocols,
+        "notes": {k: v for k, v in notes.items() if v},
+    }
+
+
+def static_only_baseline(
+    head: TalkingHead, frames: Sequence[Frame], target: Tensor, regions: BenchmarkRegions, device: str,
+    progress: Progress | None = None,
+) -> dict[str, float | None]:
+    """``face_psnr``, ``head_psnr``, ``mouth_psnr``, ``face_ssim`` of a head's canonical renders.
+
+    Args:
+        head: the static-only model (rendered with ``render_frame(static=True)``).
+        frames: the evaluated frames.
+        target: [F, H, W, 3] their ground truth.
+        regions: the benchmark regions of the frames.
+        device: torch device.
+        progress: called with ("static baseline", done, total).
+    """
+    head.eval()
+    head.cache_canonical()
+    rendered = render_frames(head, frames, device, static=True, progress=progress, phase="static baseline")
+    if rendered.shape != target.shape:
+        raise DataError(f"static checkpoint renders {list(rendered.shape)}, the frames are {list(target.shape)}")
+    return image_scores(rendered, target, regions)
 
 
 def _insert_missing(report: EvaluationReport, lmd_metric: MetricValue | None, lse_missing: bool, no_fps: bool) -> None:
@@ -431,6 +585,7 @@ def face_means2d(head: TalkingHead, frame: Frame, device: str) -> tuple[Tensor, 
 __all__ = [
     "LMD_NO_LANDMARKS",
     "CrossDrivenResult",
+    "LandmarkPlan",
     "EvalOptions",
     "SelfDrivenResult",
     "clip_waveform",
@@ -439,6 +594,8 @@ __all__ = [
     "face_means2d",
     "frame_indices",
     "method_name",
+    "plan_landmarks",
     "render_frames",
+    "static_only_baseline",
     "tracked_landmarks",
 ]

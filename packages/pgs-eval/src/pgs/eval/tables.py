@@ -154,6 +154,51 @@ def table1_markdown(rows: Sequence[EvaluationReport], title: str = "Table 1: sel
     return _finish(lines, notes)
 
 
+#: Benchmark columns: (metrics.json key, column title, decimals).
+BENCHMARK_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("face_psnr", "face PSNR↑", 2),
+    ("face_ssim", "face SSIM↑", 4),
+    ("head_psnr", "head PSNR↑", 2),
+    ("mouth_psnr", "mouth PSNR↑", 2),
+    ("lmd", "LMD↓", 3),
+    ("mouth_open_r", "mouth-open r↑", 3),
+)
+#: Benchmark baseline row labels by ``baselines`` key.
+BASELINE_LABELS: dict[str, str] = {"mean_image": "mean training image", "static_only": "static only (no deformation)"}
+
+
+def _number(value: object, decimals: int) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, (int, float)) and math.isinf(value):
+        return "∞"
+    return f"{float(value):.{decimals}f}" if isinstance(value, (int, float)) else str(value)
+
+
+def benchmark_markdown(report: EvaluationReport, title: str = "Benchmark: real-speaker quality") -> str:
+    """The benchmark and its baselines as a markdown table, then the protocol of each column.
+
+    Args:
+        report: a self-driven report with `benchmark` (and `baselines`) filled.
+        title: heading line.
+    """
+    head = ["Method", *(title_ for _, title_, _ in BENCHMARK_COLUMNS)]
+    rows = [[report.method, *(_number(report.benchmark.get(k), d) for k, _, d in BENCHMARK_COLUMNS)]]
+    for name, scores in report.baselines.items():
+        cells = [_number(scores.get(k), d) if k in scores else "–" for k, _, d in BENCHMARK_COLUMNS]
+        rows.append([BASELINE_LABELS.get(name, name), *cells])
+    protocol = report.benchmark_protocol
+    lines = [f"### {title}", "", *_table(head, rows), ""]
+    lines.append(f"Protocol: {protocol.get('frames', f'{report.frames} held-out frames')}; n/a = not computed.")
+    keys = [k for k, _, _ in BENCHMARK_COLUMNS] + ["lmd_detector_floor", *report.baselines]
+    lines += [f"- {k}: {protocol[k]}" for k in keys if protocol.get(k)]
+    if "lmd_detector_floor" in report.benchmark:
+        lines.append(f"- lmd_detector_floor = {_number(report.benchmark['lmd_detector_floor'], 3)}")
+    notes = protocol.get("notes") or {}
+    lines += [f"- note ({k}): {v}" for k, v in notes.items()]
+    return "\n".join(lines) + "\n"
+
+
 def table2_markdown(rows: Sequence[EvaluationReport], title: str = "Table 2: cross-driven lip sync") -> str:
     """Table 2 layout: Method | (per driving audio) LSE-D↓ | LSE-C↑, then the protocol.
 
@@ -253,6 +298,9 @@ def table3_markdown(rows: Sequence[AblationRow], title: str = "Table 3: ablation
 
 
 __all__ = [
+    "BASELINE_LABELS",
+    "BENCHMARK_COLUMNS",
+    "benchmark_markdown",
     "DECIMALS",
     "TABLE1_METRICS",
     "TABLE2_METRICS",
