@@ -54,6 +54,9 @@ def test_report_and_files(folder) -> None:
     report = json.loads((folder / "prep.json").read_text())
     assert report["frames"] == 50 and report["detection_rate"] == 1.0 and not report["interpolated_frames"]
     assert report["reprojection_px_median"] < 2.0
+    # Head masks (face + mouth + hair) of consecutive frames: stable, but not trivially identical.
+    assert 0.9 < report["head_mask_iou_consecutive"] < 1.0
+    assert 0.0 < report["head_mask_iou_consecutive_min"] <= report["head_mask_iou_consecutive"]
     assert (folder / "contact_sheet.png").stat().st_size > 10_000
     lms = np.loadtxt(folder / "ori_imgs" / "7.lms")
     np.testing.assert_allclose(lms, np.load(folder / "landmarks.npy")[7], atol=1e-4)
@@ -99,7 +102,7 @@ def test_short_training_beats_the_mean_image(folder, tmp_path) -> None:
                 "static_iterations": 120,
                 "deform_iterations": 100,
                 "finetune_iterations": 30,
-                "gaussian_lr": {"means": 4e-4},
+                "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
             },
             "density": {
                 "face": {"name": "pixel-aware", "params": refine},

@@ -132,3 +132,75 @@ def test_background_model_recovers_the_person_and_the_background() -> None:
     assert np.median(diff[person]) <= 10
     fg = bgm.foreground(frames[0], M.polygon_mask(lms[list(mesh.FACE_OVAL)], 128, 128))
     assert (fg & person).sum() / (fg | person).sum() > 0.9
+
+
+def test_fill_holes_treats_the_bottom_span_as_closed() -> None:
+    from pgs.prep.background import fill_holes
+
+    m = np.zeros((20, 20), bool)
+    m[5:, 4:7] = m[5:, 13:16] = m[5:8, 4:16] = True  # an arch standing on the bottom edge
+    filled = fill_holes(m)
+    assert filled[10:, 7:13].all()  # the pocket between the legs (a dark shirt) is filled
+    assert not fill_holes(m, closed_bottom=False)[10:, 7:13].any()
+    assert not filled[:5].any() and not filled[:, :4].any()  # the outside stays background
+
+
+def _geometry(chin_y: float, width: float, height: float) -> M.FaceGeometry:
+    return M.FaceGeometry(centre_x=50, chin_y=chin_y, forehead_y=chin_y - height, jaw_y=chin_y - 10,
+                          width=width, height=height)
+
+
+def test_shoulder_row_finds_where_the_silhouette_widens() -> None:
+    body = np.zeros((160, 100), bool)
+    body[60:, 40:60] = True  # neck, 20 px wide
+    body[110:, 5:95] = True  # shoulders from row 110
+    body[60:70, 25:75] = True  # hair hanging over the top of the neck: wide, but above the neck
+    row = M.shoulder_row(body, _geometry(60, 40, 50))
+    assert 106 <= row <= 111
+    # No widening before the frame ends: no torso above the bottom.
+    assert M.shoulder_row(body[:100], _geometry(60, 40, 50)) == 100
+    # A body of fewer rows than the smoothing window (the chin near the bottom edge) works.
+    assert M.shoulder_row(body[:64], _geometry(60, 40, 50)) == 64
+
+
+def test_below_jaw_follows_the_jaw_contour_and_its_extension() -> None:
+    _img, _truth, lms, _inner = synthetic_scene()
+    below = M.below_jaw(lms, 128, 128)
+    assert below[100, 64] and below[80, 64] and not below[70, 64]  # chin at y = 78
+    assert not below[40, 64] and not below[40, 5]  # the head and beside it
+    assert below[70, 5] and below[70, 123]  # beyond the jaw angles (y = 65): the extended line
+    assert not below[62, 5] and not below[62, 123]
+
+
+def test_masks_on_real_frames(clip, model, clip_frames) -> None:
+    """Real clip: one hair region, a neck that follows the silhouette (not a box), a face that
+    stops at the landmark oval's top, and the inner mouth exactly the inner-lip polygon."""
+    import cv2
+
+    from pgs.prep.tracking import FaceTracker
+
+    frames = clip_frames(12)
+    with FaceTracker(model, video=False) as tracker:
+        tracks = [tracker.detect(f) for f in frames]
+    lms = np.stack([t.landmarks[:, :2] * 256 for t in tracks]).astype(np.float64)
+    bgm = build_background(np.stack(frames), np.median(lms, 0))
+    assert 8.0 <= bgm.threshold < 30.0
+    for i in (0, 5, 11):
+        oval = M.polygon_mask(lms[i][list(mesh.FACE_OVAL)], 256, 256)
+        labels = M.parse_frame(frames[i], lms[i], bgm.foreground(frames[i], oval))
+        hair, neck = labels == M.HAIR, labels == M.NECK
+        assert hair.mean() > 0.05
+        assert cv2.connectedComponents(hair.astype(np.uint8), connectivity=8)[0] == 2  # one region
+        ys, xs = np.nonzero(neck)
+        fill = neck.sum() / ((np.ptp(ys) + 1) * (np.ptp(xs) + 1))
+        assert 0.1 < fill < 0.85, fill  # a box would fill its bounding box
+        face = np.isin(labels, [M.FACE, M.EYES, M.LIPS])
+        top = lms[i][list(mesh.FACE_OVAL), 1].min()
+        assert np.nonzero(face)[0].min() >= np.floor(top) - 1  # never above the oval's top
+        eyes_y = lms[i][list(mesh.LEFT_EYE) + list(mesh.RIGHT_EYE), 1].mean()
+        upper = face.copy()
+        upper[int(np.ceil(eyes_y - 0.1 * (lms[i][mesh.CHIN, 1] - top))) :] = False  # margin: head roll
+        assert not (upper & ~oval).any()  # above the eyes the face is the oval, not the (blond) hair
+        inner = M.polygon_mask(lms[i][list(mesh.LIPS_INNER)], 256, 256)
+        np.testing.assert_array_equal(labels == M.MOUTH, inner)
+        assert not (neck & ~M.below_jaw(lms[i], 256, 256)).any()

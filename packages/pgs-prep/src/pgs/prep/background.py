@@ -4,9 +4,10 @@ The camera and the background are assumed static (as in every talking-head datas
 lineage). The per-pixel median over sampled frames is the scene; GrabCut on that median, seeded by
 the face landmarks (sure person: the face, a neck and torso core below the chin; sure background:
 the top and side borders away from the head), separates the person. ``bc.jpg`` is the median with
-the person region filled from the nearest background pixels (ER-NeRF fills the same way). Per
-frame, the foreground is the person core plus, in a band around the person's outline, the pixels
-that differ from ``bc.jpg`` (the head moves), plus that frame's face.
+the (dilated) person region filled from the nearest background pixels (ER-NeRF fills the same
+way). Per frame, the person is every pixel whose colour differs from ``bc.jpg`` by more than a
+threshold estimated from the background's own noise (`robust_threshold`), cleaned by opening and
+closing, reduced to the components touching the face, hole-filled, plus that frame's face hull.
 """
 
 from __future__ import annotations
@@ -80,24 +81,56 @@ def person_mask(median: np.ndarray, lms: np.ndarray, work_size: int = 256, itera
 
 
 def _largest_components(mask: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """Components of `mask` that overlap `keep`, with holes filled."""
+    """Components of `mask` that overlap `keep` (else the largest one), with holes filled.
+
+    Args:
+        mask: [H, W] bool.
+        keep: [H, W] bool, pixels whose components are kept.
+
+    Returns:
+        [H, W] bool.
+    """
     import cv2
 
     n, lab = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     if n <= 1:
-        return mask
+        return mask.copy()
     chosen = np.zeros(n, dtype=bool)
     chosen[lab[keep & mask]] = True
     chosen[0] = False
     if not chosen.any():
         chosen[np.argmax(np.bincount(lab.ravel(), minlength=n)[1:]) + 1] = True
-    out = chosen[lab]
-    # Fill holes: background components not touching the border.
-    n2, lab2 = cv2.connectedComponents((~out).astype(np.uint8), connectivity=4)
-    hole = np.ones(n2, dtype=bool)
+    return fill_holes(chosen[lab])
+
+
+def fill_holes(mask: np.ndarray, closed_bottom: bool = True) -> np.ndarray:
+    """Fill background regions of `mask` that do not reach the image border.
+
+    A person is cut by the bottom edge of a talking-head frame: with `closed_bottom`, the bottom
+    edge between the mask's leftmost and rightmost pixel on the last row counts as closed, so
+    background pockets enclosed by the body and that edge (a dark shirt next to a dark
+    background) are filled too.
+
+    Args:
+        mask: [H, W] bool.
+        closed_bottom: treat the mask's span of the bottom row as closed.
+
+    Returns:
+        [H, W] bool.
+    """
+    import cv2
+
+    h, w = mask.shape
+    padded = np.zeros((h + 1, w), dtype=bool)
+    padded[:h] = mask
+    cols = np.flatnonzero(mask[-1])
+    if closed_bottom and cols.size:
+        padded[h, cols[0] : cols[-1] + 1] = True
+    n, lab = cv2.connectedComponents((~padded).astype(np.uint8), connectivity=4)
+    hole = np.ones(n, dtype=bool)
     hole[0] = False
-    hole[np.concatenate([lab2[0], lab2[-1], lab2[:, 0], lab2[:, -1]])] = False
-    return out | hole[lab2]
+    hole[np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])] = False
+    return (padded | hole[lab])[:h]
 
 
 def fill_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -126,60 +159,111 @@ def fill_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     return out
 
 
+def colour_distance(a: np.ndarray, b: np.ndarray, sigma: float) -> np.ndarray:
+    """Per-pixel Euclidean RGB distance of two images after a Gaussian blur (noise, JPEG blocks).
+
+    Args:
+        a: [H, W, 3] uint8 or float32.
+        b: [H, W, 3] like `a`.
+        sigma: blur in pixels (0: none).
+
+    Returns:
+        [H, W] float32, 0-441.
+    """
+    import cv2
+
+    fa, fb = a.astype(np.float32), b.astype(np.float32)
+    if sigma > 0:
+        fa, fb = cv2.GaussianBlur(fa, (0, 0), sigma), cv2.GaussianBlur(fb, (0, 0), sigma)
+    return np.sqrt(((fa - fb) ** 2).sum(axis=-1))
+
+
+def robust_threshold(distances: np.ndarray, k: float = 6.0, floor: float = 8.0, ceiling: float = 60.0) -> float:
+    """Foreground threshold from colour distances of (mostly) background pixels.
+
+    ``median + k * 1.4826 * MAD``: the noise level of the static background (sensor noise,
+    compression), robust to the few foreground pixels that contaminate the sample.
+
+    Args:
+        distances: [N] distances of pixels believed to be background.
+        k: noise standard deviations above the median.
+        floor: lower bound of the returned threshold.
+        ceiling: upper bound of the returned threshold.
+    """
+    d = np.asarray(distances, dtype=np.float64).ravel()
+    if d.size < 100:
+        return floor
+    med = float(np.median(d))
+    mad = float(np.median(np.abs(d - med)))
+    return float(np.clip(med + k * 1.4826 * max(mad, 0.5), floor, ceiling))
+
+
 @dataclass
 class BackgroundModel:
-    """Static background and person mask.
+    """Static background, the person of the median image, and the foreground test of a frame.
 
     Attributes:
         bc: [H, W, 3] uint8 RGB background (``bc.jpg``).
         person: [H, W] bool person mask of the median image.
-        band: half-width in pixels of the band around the person's outline where frames are
-            compared with `bc`.
-        threshold: colour distance (0-255 RGB, Euclidean) above which a band pixel is foreground.
+        threshold: colour distance (0-255 RGB, Euclidean, after a `sigma` blur) above which a
+            pixel differs from the background.
+        sigma: blur (pixels) applied before comparing a frame with `bc`.
     """
 
     bc: np.ndarray
     person: np.ndarray
-    band: int
-    threshold: float = 30.0
+    threshold: float = 12.0
+    sigma: float = 1.0
 
     def __post_init__(self) -> None:
         import cv2
 
-        inside = cv2.distanceTransform(self.person.astype(np.uint8), cv2.DIST_L2, 3)
-        outside = cv2.distanceTransform((~self.person).astype(np.uint8), cv2.DIST_L2, 3)
-        self._core = inside > self.band
-        ring = (~self._core) & (outside <= self.band)
-        rows, cols = np.flatnonzero(ring.any(axis=1)), np.flatnonzero(ring.any(axis=0))
-        self._box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)) if rows.size else None
-        self._ring = ring
+        bc = self.bc.astype(np.float32)
+        self._bc_blur = cv2.GaussianBlur(bc, (0, 0), self.sigma) if self.sigma > 0 else bc
+
+    def difference(self, rgb: np.ndarray) -> np.ndarray:
+        """[H, W, 3] uint8 frame -> [H, W] bool, pixels that differ from the background."""
+        import cv2
+
+        f = rgb.astype(np.float32)
+        if self.sigma > 0:
+            f = cv2.GaussianBlur(f, (0, 0), self.sigma)
+        return ((f - self._bc_blur) ** 2).sum(axis=-1) > self.threshold**2
 
     def foreground(self, rgb: np.ndarray, face: np.ndarray) -> np.ndarray:
-        """Person mask of one frame.
+        """Person mask of one frame: differs from `bc`, cleaned, connected to the face.
+
+        Opening removes specks, closing bridges thin gaps (hair strands), only components that
+        touch the face survive, holes are filled (see `fill_holes`), and the face is always in.
 
         Args:
             rgb: [H, W, 3] uint8 frame.
-            face: [H, W] bool face outline of that frame.
+            face: [H, W] bool face outline (landmark hull) of that frame.
 
         Returns:
             [H, W] bool.
         """
         import cv2
 
-        fg = self._core | face
-        if self._box is not None:
-            b = self._box
-            diff = rgb[b].astype(np.int32) - self.bc[b].astype(np.int32)
-            moved = (diff * diff).sum(axis=-1) > self.threshold**2
-            fg[b] |= self._ring[b] & moved
-        k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-        fg8 = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, k3)
-        fg8 = cv2.morphologyEx(fg8, cv2.MORPH_CLOSE, k3)
+        h, w = face.shape
+        r = max(1, round(0.008 * max(h, w)))
+        small = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+        big = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (4 * r + 1, 4 * r + 1))
+        fg8 = self.difference(rgb).astype(np.uint8)
+        fg8 = cv2.morphologyEx(fg8, cv2.MORPH_OPEN, small)
+        fg8 = cv2.morphologyEx(fg8 | face.astype(np.uint8), cv2.MORPH_CLOSE, big)
+        fg = _largest_components(fg8.astype(bool) | face, face)
+        # A second opening after the fill removes spurs left by the closing.
+        fg8 = cv2.morphologyEx(fg.astype(np.uint8), cv2.MORPH_OPEN, small)
         return _largest_components(fg8.astype(bool) | face, face)
 
 
 def build_background(frames: np.ndarray, lms: np.ndarray) -> BackgroundModel:
     """Background model from sampled frames and their median landmarks.
+
+    ``bc`` is the per-pixel median with the (dilated) GrabCut person filled from the nearest
+    background pixels; the foreground threshold comes from the sampled frames' distances to
+    ``bc`` outside that region (`robust_threshold`).
 
     Args:
         frames: [K, H, W, 3] uint8 RGB frames (evenly sampled).
@@ -193,7 +277,21 @@ def build_background(frames: np.ndarray, lms: np.ndarray) -> BackgroundModel:
     band = max(2, int(np.rint(0.03 * max(h, w))))
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
     hole = cv2.dilate(person.astype(np.uint8), k).astype(bool)
-    return BackgroundModel(bc=fill_background(med, hole), person=person, band=band)
+    bc = fill_background(med, hole)
+    sure_bg = ~cv2.dilate(hole.astype(np.uint8), k).astype(bool)
+    picks = np.unique(np.linspace(0, len(frames) - 1, min(len(frames), 10)).round().astype(int))
+    sample = [colour_distance(frames[i], bc, 1.0)[sure_bg] for i in picks] if sure_bg.any() else []
+    threshold = robust_threshold(np.concatenate(sample)) if sample else 12.0
+    return BackgroundModel(bc=bc, person=person, threshold=threshold, sigma=1.0)
 
 
-__all__ = ["BackgroundModel", "build_background", "fill_background", "median_image", "person_mask"]
+__all__ = [
+    "BackgroundModel",
+    "build_background",
+    "colour_distance",
+    "fill_background",
+    "fill_holes",
+    "median_image",
+    "person_mask",
+    "robust_threshold",
+]

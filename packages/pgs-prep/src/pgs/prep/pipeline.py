@@ -34,6 +34,8 @@ from pgs.prep.video import CropBox, centre_box, crop_resize, face_box, iter_fram
 
 #: Frames sampled for the background median.
 BACKGROUND_SAMPLES = 40
+#: Labels of the head mask whose frame-to-frame IoU is reported (TalkingGaussian's head = face + mouth + hair).
+HEAD_LABELS = (masks_mod.FACE, masks_mod.EYES, masks_mod.LIPS, masks_mod.MOUTH, masks_mod.HAIR)
 
 
 @dataclass
@@ -64,6 +66,9 @@ class PrepReport:
         seconds: wall time per stage.
         seconds_total: wall time.
         seconds_per_frame: seconds_total / frames.
+        head_mask_iou_consecutive: mean over consecutive frame pairs of the IoU of their head
+            masks (face + eyes + lips + inner mouth + hair): the masks' temporal stability.
+        head_mask_iou_consecutive_min: the smallest of those IoUs (the worst jump).
     """
 
     output: str
@@ -89,6 +94,8 @@ class PrepReport:
     seconds: dict[str, float] = field(default_factory=dict)
     seconds_total: float = 0.0
     seconds_per_frame: float = 0.0
+    head_mask_iou_consecutive: float = 0.0
+    head_mask_iou_consecutive_min: float = 0.0
 
 
 ProgressFn = Callable[[str, int, int | None], None]
@@ -110,6 +117,13 @@ def _write_png(path: Path, img: np.ndarray) -> None:
 
     if not cv2.imwrite(str(path), img, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
         raise DataError(f"{path}: could not write image")
+
+
+def _packed_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two masks packed with `np.packbits` (same shape); 1 when both are empty."""
+    inter = int(np.unpackbits(a & b).sum())
+    union = int(np.unpackbits(a | b).sum())
+    return inter / union if union else 1.0
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -294,7 +308,7 @@ def prepare(
         lms68 = uv[:, list(MEDIAPIPE_TO_IBUG68)]
         fit_err = fit.frame_errors
 
-        def masks_for(i: int) -> np.ndarray | None:
+        def masks_for(i: int) -> tuple[np.ndarray | None, np.ndarray]:
             rgb = _read_rgb(ori / f"{i}.jpg")
             face = masks_mod.polygon_mask(uv[i][list(mesh.FACE_OVAL)], H, W)
             labels = masks_mod.parse_frame(rgb, uv[i], bgm.foreground(rgb, face))
@@ -307,15 +321,21 @@ def prepare(
             rgba[..., :3] = np.where(body[..., None], rgb[..., ::-1], 0)
             rgba[..., 3] = body * np.uint8(255)
             _write_png(tmp / "torso_imgs" / f"{i}.png", rgba)
+            head = np.packbits(np.isin(labels, HEAD_LABELS))
             if i in sheet_ids:
                 tag = "" if detected[i] else " interp."
-                return annotate(rgb, labels, lms68[i], f"#{i} {fit_err[i]:.2f}px{tag}", 256)
-            return None
+                return annotate(rgb, labels, lms68[i], f"#{i} {fit_err[i]:.2f}px{tag}", 256), head
+            return None, head
 
         tiles: dict[int, np.ndarray] = {}
-        for done, (i, tile) in enumerate(zip(range(F), pool.map(masks_for, range(F)), strict=True)):
+        ious: list[float] = []
+        previous: np.ndarray | None = None
+        for done, (i, (tile, head)) in enumerate(zip(range(F), pool.map(masks_for, range(F)), strict=True)):
             if tile is not None:
                 tiles[i] = tile
+            if previous is not None:
+                ious.append(_packed_iou(previous, head))
+            previous = head
             progress("masks", done + 1, F)
         seconds["masks"] = time.perf_counter() - t
 
@@ -365,6 +385,8 @@ def prepare(
             audio_seconds=wav.size / audio_mod.SAMPLE_RATE, audio_source=str(audio_source),
             audio_features=written, seconds={k: round(v, 3) for k, v in seconds.items()},
             seconds_total=total, seconds_per_frame=total / F,
+            head_mask_iou_consecutive=float(np.mean(ious)) if ious else 0.0,
+            head_mask_iou_consecutive_min=float(np.min(ious)) if ious else 0.0,
         )
         (tmp / "prep.json").write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
     return report
