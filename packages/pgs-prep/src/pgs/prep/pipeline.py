@@ -69,6 +69,7 @@ class PrepReport:
         head_mask_iou_consecutive: mean over consecutive frame pairs of the IoU of their head
             masks (face + eyes + lips + inner mouth + hair): the masks' temporal stability.
         head_mask_iou_consecutive_min: the smallest of those IoUs (the worst jump).
+        landmarker: absolute path of the Face Landmarker bundle used (``pgs eval`` reuses it for LMD).
     """
 
     output: str
@@ -96,6 +97,7 @@ class PrepReport:
     seconds_per_frame: float = 0.0
     head_mask_iou_consecutive: float = 0.0
     head_mask_iou_consecutive_min: float = 0.0
+    landmarker: str = ""
 
 
 ProgressFn = Callable[[str, int, int | None], None]
@@ -387,6 +389,7 @@ def prepare(
             seconds_total=total, seconds_per_frame=total / F,
             head_mask_iou_consecutive=float(np.mean(ious)) if ious else 0.0,
             head_mask_iou_consecutive_min=float(np.min(ious)) if ious else 0.0,
+            landmarker=str(Path(model).resolve()),
         )
         (tmp / "prep.json").write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
     return report
