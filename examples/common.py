@@ -95,7 +95,7 @@ def small_config(
                 "static_iterations": args.steps,
                 "deform_iterations": args.steps,
                 "finetune_iterations": finetune,
-                "gaussian_lr": {"means": 4e-4},
+                "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
             },
             "density": {
                 "face": {"name": density, "params": {**refine, "grad_threshold": 2e-4, "max_gaussians": args.budget}},

@@ -37,7 +37,7 @@ def tiny_config(folder: Path, output: Path, **overrides: Any) -> TrainConfig:
             "static_iterations": 80,
             "deform_iterations": 80,
             "finetune_iterations": 40,
-            "gaussian_lr": {"means": 4e-4},
+            "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
         },
         "density": {
             "face": {"name": "pixel-aware", "params": {**refine, "grad_threshold": 2e-4}},

@@ -57,7 +57,7 @@ def demo_config(speaker: Path, output: Path, preset: dict[str, Any], seed: int =
                 "static_iterations": preset["static"],
                 "deform_iterations": preset["deform"],
                 "finetune_iterations": preset["finetune"],
-                "gaussian_lr": {"means": 4e-4},
+                "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
             },
             "density": {
                 "face": {"name": "pixel-aware", "params": {**refine, "grad_threshold": 5e-4, "max_gaussians": 30000}},

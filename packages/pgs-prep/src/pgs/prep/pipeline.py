@@ -208,6 +208,29 @@ def _transforms(c2w: np.ndarray, ids: range, focal: float, width: int, height: i
     }
 
 
+def torso_layer(labels: np.ndarray, band: int) -> np.ndarray:
+    """Pixels of ``torso_imgs``: neck and torso, grown `band` pixels into the face along the jaw.
+
+    The head's Gaussians fade out at the jaw over a pixel or two; the frame's own skin must lie
+    behind that fade, or the composite shows ``bc.jpg`` there as a dark seam (TalkingGaussian's
+    torso images likewise continue the neck under the head).
+
+    Args:
+        labels: [H, W] semantic labels (`pgs.prep.masks`).
+        band: growth in pixels.
+
+    Returns:
+        [H, W] bool.
+    """
+    import cv2
+
+    body = (labels == masks_mod.NECK) | (labels == masks_mod.TORSO)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * band + 1, 2 * band + 1))
+    grown = cv2.dilate(body.astype(np.uint8), kernel).astype(bool)
+    skin = np.isin(labels, (masks_mod.FACE, masks_mod.LIPS))
+    return body | (grown & skin)
+
+
 def prepare(
     video: str | os.PathLike[str], out: str | os.PathLike[str], config: PrepConfig | None = None,
     progress: ProgressFn = _no_progress,
@@ -318,7 +341,7 @@ def prepare(
             _write_png(tmp / "semantic" / f"{i}.png", labels)
             gt = np.where((labels == masks_mod.BACKGROUND)[..., None], bgm.bc, rgb)
             _write_jpg(tmp / "gt_imgs" / f"{i}.jpg", gt, cfg.jpeg_quality)
-            body = (labels == masks_mod.NECK) | (labels == masks_mod.TORSO)
+            body = torso_layer(labels, max(2, round(H / 64)))
             rgba = np.zeros((H, W, 4), dtype=np.uint8)
             rgba[..., :3] = np.where(body[..., None], rgb[..., ::-1], 0)
             rgba[..., 3] = body * np.uint8(255)
@@ -395,4 +418,4 @@ def prepare(
     return report
 
 
-__all__ = ["PrepReport", "prepare"]
+__all__ = ["PrepReport", "prepare", "torso_layer"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from pgs.core.config import RunSection
 from pgs.core.model.talking_head import TalkingHeadConfig
@@ -51,7 +51,34 @@ class DensitySection(RunSection):
 class GaussianLearningRates(RunSection):
     """Adam learning rates of the Gaussian parameters (TalkingGaussian / 3DGS; constant, no decay)."""
 
-    means: float = Field(1.6e-4, gt=0, description="Positions (3DGS initial position LR 1.6e-4, in scene units).")
+    means: float = Field(
+        1.6e-4,
+        gt=0,
+        description="Positions: initial LR, multiplied by position_lr_scale (3DGS/TalkingGaussian: 1.6e-4 x extent).",
+    )
+    means_decay: float = Field(
+        0.01,
+        gt=0,
+        le=1,
+        description=(
+            "Position LR at the end of a branch's stages 1-2, as a fraction of the initial one; the LR decays "
+            "exponentially in between (3DGS: 1.6e-4 -> 1.6e-6, i.e. 0.01; 1 keeps it constant)."
+        ),
+    )
+    position_lr_scale: Literal["scene_extent"] | float = Field(
+        "scene_extent",
+        description=(
+            "Multiplier of the position LR: 'scene_extent' is 3DGS's spatial_lr_scale (1.1 x the largest camera "
+            "distance from the cameras' mean), or a positive number (1.0: the LR is in scene units)."
+        ),
+    )
+
+    @field_validator("position_lr_scale")
+    @classmethod
+    def _positive_scale(cls, value: Any) -> Any:
+        if not isinstance(value, str) and not (0 < value < float("inf")):
+            raise ValueError("must be 'scene_extent' or a positive finite number")
+        return value
     sh_dc: float = Field(2.5e-3, gt=0, description="SH degree-0 colour (TalkingGaussian 2.5e-3).")
     sh_rest_factor: float = Field(0.05, gt=0, le=1, description="Higher SH bands learn at sh_dc * this (3DGS: 1/20).")
     opacity: float = Field(0.05, gt=0, description="Opacity logits (TalkingGaussian 0.05).")
@@ -83,6 +110,15 @@ class StagesSection(RunSection):
     gaussian_lr: GaussianLearningRates = Field(default_factory=GaussianLearningRates, description="Gaussian LRs.")
     network_lr: NetworkLearningRates = Field(default_factory=NetworkLearningRates, description="Network LRs.")
     finetune_sh_lr: float = Field(2.5e-3, gt=0, description="SH colour LR in stage 3.")
+    deform_gaussian_params: tuple[Literal["means", "quats", "log_scales", "opacity_logits", "sh"], ...] = Field(
+        ("means", "quats", "log_scales", "opacity_logits", "sh"),
+        min_length=1,
+        description=(
+            "Gaussian parameters trained in stage 2 beside the networks (TalkingGaussian keeps training all of them "
+            "after its warm-up; with opacity frozen, the rising opacity-pruning threshold deletes Gaussians that can "
+            "no longer become opaque)."
+        ),
+    )
 
 
 class LossSection(RunSection):
@@ -95,6 +131,25 @@ class LossSection(RunSection):
         description=(
             "gamma of the stage-3 LPIPS term (TalkingGaussian fuse stage: 0.5). Needs the lpips package and its "
             "AlexNet weights; without them stage 3 says so once and runs without LPIPS."
+        ),
+    )
+    lips_weight: float = Field(
+        0.0,
+        ge=0,
+        description=(
+            "Weight of an extra L1 term over the box around the lips (landmarks 48-67, grown by a quarter of their "
+            "width; the inner-mouth mask's box without landmarks), for the face branch in stages 1-2 and the "
+            "composite in stage 3. The lips are a few hundred of the frame's pixels but carry the speech; "
+            "TalkingGaussian likewise adds a separate lips-box LPIPS term (0 = off, the paper's loss)."
+        ),
+    )
+    branch_background: Literal["random", "frame"] = Field(
+        "random",
+        description=(
+            "Background behind each branch in stages 1-2: 'random' (a random colour per step; the face learns its "
+            "head mask and the mouth its inner-mouth mask, with transparency everywhere else, so no dark background "
+            "or mouth cavity can be faked by opaque dark Gaussians) or 'frame' (torso over bc.jpg, with the inner "
+            "mouth painted as background in the face target)."
         ),
     )
     lpips_backbone_weights: Path | None = Field(

@@ -47,13 +47,16 @@ from pgs.core.model.talking_head import TalkingHead, build_rasterizer, compose
 from pgs.core.registry import registry
 from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
 from pgs.core.training.config import TrainConfig
-from pgs.core.training.init import carved_gaussians
+from pgs.core.training.init import carved_gaussians, mouth_box
 from pgs.core.training.log import JsonlLog, plot_curves, read_jsonl
 from pgs.core.training.lpips_loss import LpipsLoss, load_lpips
 
 BRANCHES = ("mouth", "face")
+#: Checkpoint written when the last static stage ends: the static-only baseline (render it with
+#: ``TalkingHead.render_frame(frame, static=True)``; the mouth branch has also finished stage 2 by then).
+STATIC_CHECKPOINT = "static.pt"
 GAUSSIAN_KEYS = ("means", "quats", "log_scales", "opacity_logits", "sh")
-#: Gaussian parameters each stage optimises (stage 2 keeps colour and opacity fixed).
+#: Gaussian parameters each stage optimises (stage 2's come from ``stages.deform_gaussian_params``).
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "static": GAUSSIAN_KEYS,
     "deform": ("means", "quats", "log_scales"),
@@ -168,6 +171,46 @@ def _restore_state(fresh: Any, plain: dict[str, Any]) -> Any:
 def _face_target(frame: Frame) -> Tensor:
     """The face branch's target: the frame with the inner mouth painted as background."""
     return torch.where(frame.masks.mouth[..., None], frame.background, frame.image)
+
+
+def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
+    """[H, W] bool box around the lips (landmarks 48-67 grown by `grow` x their width), or None.
+
+    Falls back to the inner-mouth mask's box grown the same way when the frame has no landmarks,
+    and to None when it has neither.
+    """
+    h, w = frame.image.shape[:2]
+    if frame.landmarks is not None:
+        pts = frame.landmarks[48:68]
+        x0, y0 = pts.min(0).values.tolist()
+        x1, y1 = pts.max(0).values.tolist()
+    else:
+        ys, xs = torch.nonzero(frame.masks.mouth, as_tuple=True)
+        if ys.numel() == 0:
+            return None
+        x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
+    margin = grow * (x1 - x0)
+    box = torch.zeros(h, w, dtype=torch.bool, device=frame.image.device)
+    r0, r1 = max(int(y0 - margin), 0), min(int(math.ceil(y1 + margin)), h)
+    c0, c1 = max(int(x0 - margin), 0), min(int(math.ceil(x1 + margin)), w)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    box[r0:r1, c0:c1] = True
+    return box
+
+
+def lips_l1(pred: Tensor, target: Tensor, frame: Frame) -> Tensor:
+    """Mean absolute error inside the frame's `lips_box` (zero without one).
+
+    Args:
+        pred: [H, W, 3] prediction.
+        target: [H, W, 3] target.
+        frame: the frame (landmarks or inner-mouth mask).
+    """
+    box = lips_box(frame)
+    if box is None:
+        return pred.sum() * 0.0
+    return (pred - target).abs()[box].mean()
 
 
 def _mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
@@ -301,12 +344,20 @@ class Trainer:
 
     def _carve_initial_gaussians(self) -> None:
         generator = torch.Generator().manual_seed(self.config.seed)
+        boxes = {"face": None, "mouth": mouth_box(self.train_set)}
         for name, region in (("face", "head"), ("mouth", "mouth")):
             branch: Branch = getattr(self.head, name)
             cfg = branch.config
             branch.set_gaussians(
                 carved_gaussians(
-                    self.train_set, region, cfg.num_points, cfg.init_extent, cfg.sh_degree, cfg.init_opacity, generator
+                    self.train_set,
+                    region,
+                    cfg.num_points,
+                    cfg.init_extent,
+                    cfg.sh_degree,
+                    cfg.init_opacity,
+                    generator,
+                    box=boxes[name],
                 )
             )
 
@@ -322,7 +373,7 @@ class Trainer:
     def _gaussian_optimizers(self, branch: Branch) -> dict[str, torch.optim.Optimizer]:
         lr = self.config.stages.gaussian_lr
         rates = {
-            "means": lr.means,
+            "means": self.position_lr(0),
             "quats": lr.quats,
             "log_scales": lr.scales,
             "opacity_logits": lr.opacity,
@@ -354,32 +405,66 @@ class Trainer:
         aus = None if mouth else frame.aus
         out = bt.branch.render(self.rasterizer, frame.camera, frame.audio if deform else None, aus if deform else None)
         render = out.render
-        pred = render.color[0] + (1.0 - render.alpha[0]) * frame.background
+        random_bg = self.config.loss.branch_background == "random"
+        background = self._random_colour() if random_bg else frame.background
+        pred = render.color[0] + (1.0 - render.alpha[0]) * background
         if mouth:  # only inner-mouth pixels are learnt (elsewhere the prediction is replaced by the target)
             target = frame.image
             pred = torch.where(frame.masks.mouth[..., None], pred, target)
+        elif random_bg:  # the head's pixels over a random colour: everything else must stay transparent
+            target = torch.where(frame.masks.head[..., None], frame.image, background)
         else:
             target = _face_target(frame)
         bt.strategy.step_pre_backward(bt.branch.params, bt.gaussian_optimizers, bt.density_state, bt.step, render)
         loss = photometric(pred[None], target[None], self.config.loss.ssim_weight)  # Eqs. 11-12
+        if not mouth and self.config.loss.lips_weight > 0:
+            loss = loss + self.config.loss.lips_weight * lips_l1(pred, target, frame)
         if mouth and self.config.mouth_alpha_weight > 0:
             loss = loss + self.config.mouth_alpha_weight * _mouth_alpha_prior(
                 render.alpha[0, ..., 0], frame.masks.mouth
             )
         loss.backward()
-        self._optimizer_step(bt, STAGE_KEYS[plan.stage], networks=deform)
+        self._set_position_lr(bt)
+        self._optimizer_step(bt, self._stage_keys(plan.stage), networks=deform)
         report = bt.strategy.step_post_backward(
             bt.branch.params, bt.gaussian_optimizers, bt.density_state, bt.step, render
         )
         if report.changed:
             bt.branch.clear_cache()
         bt.step += 1
-        region = frame.masks.mouth[None] if mouth else None
+        region = frame.masks.mouth[None] if mouth else frame.masks.head[None]
         return {
             "loss": float(loss.detach()),
             "psnr": psnr(pred[None], target[None], region),
             "num_gaussians": bt.branch.num_gaussians,
         }
+
+    def _random_colour(self) -> Tensor:
+        """[3] background colour of this step, a function of (seed, global step) so that resume is exact."""
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.global_step)
+        return torch.rand(3, generator=generator).to(self.device)
+
+    def _stage_keys(self, stage: str) -> tuple[str, ...]:
+        """Gaussian parameters trained in `stage` (stage 2's are configurable)."""
+        if stage == "deform":
+            return tuple(self.config.stages.deform_gaussian_params)
+        return STAGE_KEYS[stage]
+
+    def position_lr(self, branch_step: int) -> float:
+        """Position LR at a branch's step of stages 1-2: 3DGS's exponential decay times its spatial scale.
+
+        ``lr(t) = lr0^(1-t) * lr1^t`` with ``t = step / (static + deform iterations)``, ``lr1 = lr0 * means_decay``,
+        both multiplied by ``position_lr_scale`` (the scene extent by default).
+        """
+        lr = self.config.stages.gaussian_lr
+        scale = self.scene_extent if lr.position_lr_scale == "scene_extent" else float(lr.position_lr_scale)
+        total = max(self.config.stages.static_iterations + self.config.stages.deform_iterations, 1)
+        t = min(max(branch_step / total, 0.0), 1.0)
+        return scale * lr.means * lr.means_decay**t
+
+    def _set_position_lr(self, bt: BranchTraining) -> None:
+        for group in bt.gaussian_optimizers["means"].param_groups:
+            group["lr"] = self.position_lr(bt.step)
 
     def _optimizer_step(self, bt: BranchTraining, keys: tuple[str, ...], networks: bool) -> None:
         rest_factor = self.config.stages.gaussian_lr.sh_rest_factor
@@ -411,11 +496,15 @@ class Trainer:
         image = compose(face_render, mouth_render, frame.background)  # Eq. 10
         target = frame.image[None]
         loss = photometric(image, target, self.config.loss.ssim_weight)  # Eq. 13
+        if self.config.loss.lips_weight > 0:
+            loss = loss + self.config.loss.lips_weight * lips_l1(image[0], target[0], frame)
         lpips = self._lpips_loss()
         if lpips is not None and self.config.loss.lpips_weight > 0:
             loss = loss + self.config.loss.lpips_weight * lpips(image, target)
         loss.backward()
         for bt in self.branches.values():
+            for group in bt.gaussian_optimizers["sh"].param_groups:
+                group["lr"] = self.config.stages.finetune_sh_lr
             self._optimizer_step(bt, STAGE_KEYS["finetune"], networks=False)
         total = self.head.face.num_gaussians + self.head.mouth.num_gaussians
         return {"loss": float(loss.detach()), "psnr": psnr(image, target), "num_gaussians": total}
@@ -430,12 +519,15 @@ class Trainer:
         return self._lpips
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self, dataset: SpeakerDataset | None = None, max_frames: int | None = None) -> dict[str, float]:
-        """Held-out PSNR of the composed head: full frame and head region (face, hair, mouth).
+    def evaluate(
+        self, dataset: SpeakerDataset | None = None, max_frames: int | None = None, static: bool = False
+    ) -> dict[str, float]:
+        """Held-out PSNR of the composed head: full frame, head, face and inner-mouth regions.
 
         Args:
             dataset: frames to render (default: the val split).
             max_frames: evenly spaced subset size (default: ``config.eval_frames``).
+            static: render the canonical Gaussians (no deformation), as after a static stage.
         """
         dataset = dataset or self.val_set
         count = min(len(dataset), max_frames or self.config.eval_frames)
@@ -446,7 +538,7 @@ class Trainer:
         with torch.no_grad():
             for i in indices:
                 frame = dataset[i].to(self.device)
-                errors.add(self.head.render_frame(frame).image[0].clamp(0, 1), frame)
+                errors.add(self.head.render_frame(frame, static=static).image[0].clamp(0, 1), frame)
         self.head.train(was_training)
         return errors.psnr()
 
@@ -569,11 +661,14 @@ class Trainer:
                             self.elapsed = time.perf_counter() - started
                             self.save()
                     bar.close()
-                    self.history.append({"stage": plan.label, "global_step": self.global_step, **self.evaluate()})
+                    metrics = self.evaluate(static=plan.stage == "static")
+                    self.history.append({"stage": plan.label, "global_step": self.global_step, **metrics})
                     self.stage_index += 1
                     self.stage_step = 0
                     self.elapsed = time.perf_counter() - started
                     self.save()
+                    if plan == self._last_static_stage():
+                        self.save(STATIC_CHECKPOINT)
         finally:
             log.close()
         self.elapsed = time.perf_counter() - started
@@ -582,6 +677,11 @@ class Trainer:
         plot_curves(read_jsonl(out / "train.jsonl"), out / "curves.png")
         _write_json(out / "report.json", report)
         return TrainResult(True, False, final, report)
+
+    def _last_static_stage(self) -> StagePlan | None:
+        """The plan entry after which ``checkpoints/static.pt`` is written (stage 1 done for both branches)."""
+        statics = [p for p in self.plan if p.stage == "static"]
+        return statics[-1] if statics else None
 
     def _report(self, done: bool) -> dict[str, Any]:
         return {
@@ -603,28 +703,29 @@ def _psnr_from_mse(mse: float) -> float:
 
 @dataclass
 class _RegionErrors:
-    """Squared errors summed over frames, on the full frame and on the head region (face, hair, mouth)."""
+    """Squared errors summed over frames: full frame, head (face, hair, mouth), face (face, mouth), inner mouth."""
 
-    sq_full: float = 0.0
-    n_full: int = 0
-    sq_head: float = 0.0
-    n_head: int = 0
+    sums: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def _add(self, key: str, err: Tensor, region: Tensor | None) -> None:
+        value = err if region is None else err[region]
+        self.sums[key] = self.sums.get(key, 0.0) + float(value.sum())
+        self.counts[key] = self.counts.get(key, 0) + value.numel()
 
     def add(self, prediction: Tensor, frame: Frame) -> None:
         """Accumulate one [H, W, 3] prediction against `frame`'s ground truth."""
         err = (prediction - frame.image) ** 2
-        region = frame.masks.head | frame.masks.mouth
-        self.sq_full += float(err.sum())
-        self.n_full += err.numel()
-        self.sq_head += float(err[region].sum())
-        self.n_head += int(region.sum()) * 3
+        masks = frame.masks
+        self._add("psnr", err, None)
+        self._add("psnr_head", err, masks.head | masks.mouth)
+        self._add("psnr_face", err, masks.face | masks.mouth)
+        self._add("psnr_mouth", err, masks.mouth)
 
     def psnr(self) -> dict[str, float]:
-        """``{"psnr": full frame, "psnr_head": head region}`` in dB."""
-        return {
-            "psnr": _psnr_from_mse(self.sq_full / max(self.n_full, 1)),
-            "psnr_head": _psnr_from_mse(self.sq_head / max(self.n_head, 1)),
-        }
+        """``{"psnr", "psnr_head", "psnr_face", "psnr_mouth"}`` in dB (full frame, then the regions)."""
+        keys = ("psnr", "psnr_head", "psnr_face", "psnr_mouth")
+        return {k: _psnr_from_mse(self.sums.get(k, 0.0) / max(self.counts.get(k, 0), 1)) for k in keys}
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -695,4 +796,4 @@ class _progress_bars:  # noqa: N801 - used as a context manager like a function
             self.progress.__exit__(None, None, None)
 
 
-__all__ = ["BranchTraining", "FrameSampler", "StagePlan", "TrainResult", "Trainer", "stage_plan"]
+__all__ = ["STATIC_CHECKPOINT", "BranchTraining", "FrameSampler", "StagePlan", "TrainResult", "Trainer", "stage_plan"]

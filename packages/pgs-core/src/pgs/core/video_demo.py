@@ -1,0 +1,232 @@
+"""``pgs demo OUT --video FILE``: the demo's pipeline on a real talking-head clip (the quality benchmark).
+
+Everything lands in one output folder::
+
+    speaker/          ``pgs prep``'s training folder (pgs-prep)
+    run/              training outputs; ``checkpoints/static.pt`` is the model after stage 1
+    eval/             ``pgs eval``'s metrics, benchmark.md and strips (pgs-eval)
+    heldout.wav/.mp4  the held-out tail of the recording and the head driven by it
+    strips.png        held-out frames: prediction, truth, error, mouth crops (from eval/)
+    demo.json         held-out metrics against the mean-image and static-only baselines, timings
+    report.md         the same as a table
+
+The run config is a named preset (``real-cpu`` by default: the recipe sized for a 2-core CPU, see
+`pgs.core.preset`). prep and eval are plugin commands found through the registry, so pgs-core
+does not import pgs-prep or pgs-eval; without them the command says which package to install
+before doing any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from pgs.core.errors import ConfigError, PgsError
+
+#: The demo.json keys copied from ``pgs eval``'s ``benchmark`` section.
+HELDOUT_KEYS = ("face_psnr", "face_ssim", "head_psnr", "mouth_psnr", "lmd", "mouth_open_r")
+#: A folder holding one of these files was written by ``pgs demo --video`` (``--overwrite`` may replace it).
+DEMO_MARKERS = ("demo.json", "speaker/prep.json")
+
+
+def run_plugin_command(name: str, argv: list[str]) -> None:
+    """Run a ``pgs`` sub-command contributed by a plugin package, as the CLI would.
+
+    Args:
+        name: the command (``prep``, ``eval``).
+        argv: its arguments.
+
+    Raises:
+        PgsError: the command failed (its message is kept), or exited with a non-zero code.
+    """
+    from pgs.core.groups import COMMANDS
+    from pgs.core.registry import registry
+
+    spec = registry(COMMANDS).get(name)
+    parser = argparse.ArgumentParser(prog=f"pgs {name}")
+    spec.add_arguments(parser)
+    code = int(spec.run(parser.parse_args(argv)))
+    if code != 0:
+        raise PgsError(f"pgs {name} exited with code {code}")
+
+
+def _require_commands(*names: str) -> None:
+    """Raise `ConfigError` naming the package to install when a plugin command is missing."""
+    from pgs.core.groups import COMMANDS
+    from pgs.core.registry import registry
+
+    installed = set(registry(COMMANDS).names())
+    packages = {"prep": "pgs-prep", "eval": "pgs-eval"}
+    missing = [packages.get(n, n) for n in names if n not in installed]
+    if missing:
+        raise ConfigError(f"pgs demo --video needs {', '.join(missing)}: pip install {' '.join(missing)}")
+
+
+def _prepare_output(out: Path, overwrite: bool) -> None:
+    """Create `out`; with `overwrite`, replace it only when it holds an earlier video demo."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output: {out} is a file, not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"output: {out} is not empty; choose another folder or pass --overwrite")
+        if not any((out / marker).exists() for marker in DEMO_MARKERS):
+            raise ConfigError(f"output: {out} does not hold a pgs demo; --overwrite replaces only a demo folder")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def video_demo_config(speaker: Path, output: Path, preset: str | Path, seed: int) -> Any:
+    """The run config: the preset with this speaker, output folder and seed."""
+    from pgs.core.config import validate_config_data
+    from pgs.core.preset import load_preset, merge, preset_path
+    from pgs.core.training.config import TrainConfig
+
+    data = merge(load_preset(preset), {"data": {"folder": str(speaker)}, "output": str(output), "seed": seed})
+    return validate_config_data(TrainConfig, data, str(preset_path(preset)))
+
+
+def _render_heldout(checkpoint: Path, speaker: Path, out: Path) -> None:
+    """heldout.wav (the val frames' span of the recording) and heldout.mp4 (the head driven by it)."""
+    from pgs.core.data.dataset import SpeakerDataset
+    from pgs.core.demo import _heldout_audio, _selfdriven
+    from pgs.core.inference import load_head
+    from pgs.core.video import write_mp4
+
+    loaded = load_head(checkpoint)
+    audio = loaded.config.data.audio
+    val = SpeakerDataset.open(speaker, "val", audio=audio.name, audio_params=audio.params, require_aus=False)
+    wav = _heldout_audio(val, speaker / "aud.wav", out / "heldout.wav")
+    write_mp4(_selfdriven(loaded, val), out / "heldout.mp4", 25.0, wav)
+
+
+def _demo_json(metrics: dict[str, Any], train_report: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
+    """The demo.json content from eval's metrics.json and the training report."""
+    bench = metrics.get("benchmark", {})
+    baselines = metrics.get("baselines", {})
+    return {
+        "heldout": {k: bench.get(k) for k in HELDOUT_KEYS},
+        "mean_image": baselines.get("mean_image", {}),
+        "static_only": baselines.get("static_only", {}),
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "num_gaussians": train_report["num_gaussians"],
+        "training_steps": train_report["global_step"],
+        "trainer_stages": train_report["stages"],
+        "protocol": metrics.get("benchmark_protocol", {}),
+        "lpips": train_report["lpips"],
+    }
+
+
+def run_video_demo(
+    out: Path,
+    video: Path,
+    landmarker: Path | None,
+    size: int = 256,
+    preset: str | Path = "real-cpu",
+    seed: int = 0,
+    overwrite: bool = False,
+    max_frames: int | None = None,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Prep a real clip, train with a preset, evaluate held-out frames, render the held-out audio.
+
+    Args:
+        out: output folder (created; see the module docstring for its layout).
+        video: the talking-head clip (one speaker, static camera).
+        landmarker: MediaPipe ``face_landmarker.task`` (None: ``$PGS_FACE_LANDMARKER``).
+        size: frame size of the training folder.
+        preset: run-config preset name or file.
+        seed: random seed of the run.
+        overwrite: replace `out` when it holds an earlier video demo.
+        max_frames: prep only the first frames (a quick run).
+        quiet: no progress bars.
+
+    Returns:
+        The demo.json content.
+    """
+    from pgs.core.training.trainer import STATIC_CHECKPOINT, Trainer
+
+    out = Path(out)
+    _require_commands("prep", "eval")
+    video_demo_config(out / "speaker", out / "run", preset, seed)  # a bad preset fails before any work
+    _prepare_output(out, overwrite)
+    seconds: dict[str, float] = {}
+    speaker = out / "speaker"
+    t0 = time.perf_counter()
+    prep_args = [str(video), str(speaker), "--size", str(size)] + (["--quiet"] if quiet else [])
+    prep_args += ["--landmarker", str(landmarker)] if landmarker is not None else []
+    prep_args += ["--max-frames", str(max_frames)] if max_frames is not None else []
+    run_plugin_command("prep", prep_args)
+    seconds["prep"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    result = Trainer(video_demo_config(speaker, out / "run", preset, seed), quiet=quiet).run()
+    seconds["train"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    eval_args = [str(result.checkpoint), "--out", str(out / "eval"), "--fps-frames", "0"]
+    eval_args += ["--static-checkpoint", str(out / "run" / "checkpoints" / STATIC_CHECKPOINT)]
+    eval_args += (["--quiet"] if quiet else []) + (["--landmarker", str(landmarker)] if landmarker else [])
+    run_plugin_command("eval", eval_args)
+    seconds["eval"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _render_heldout(result.checkpoint, speaker, out)
+    seconds["render"] = time.perf_counter() - t0
+
+    metrics = json.loads((out / "eval" / "metrics.json").read_text(encoding="utf-8"))
+    report = _demo_json(metrics, result.report, seconds)
+    report.update({"video": str(video), "size": size, "preset": str(preset), "seed": seed})
+    if (out / "eval" / "strips.png").exists():
+        shutil.copyfile(out / "eval" / "strips.png", out / "strips.png")
+    _write_text(out / "demo.json", json.dumps(report, indent=2, default=str))
+    _write_text(out / "report.md", video_report_markdown(report))
+    return report
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if isinstance(value, int | float):
+        return f"{value:.{digits}f}"
+    return "n/a" if value is None else str(value)
+
+
+def video_report_markdown(report: dict[str, Any]) -> str:
+    """report.md of a video demo: the held-out metrics against the two baselines."""
+    h, m, s = report["heldout"], report["mean_image"], report["static_only"]
+    rows = [
+        ("trained head", h.get("face_psnr"), h.get("head_psnr"), h.get("mouth_psnr"), h.get("face_ssim")),
+        ("static only (after stage 1)", s.get("face_psnr"), s.get("head_psnr"), s.get("mouth_psnr"), s.get("face_ssim")),
+        ("mean training image", m.get("face_psnr"), m.get("head_psnr"), m.get("mouth_psnr"), None),
+    ]
+    lines = [
+        "# pgs demo --video",
+        "",
+        f"Clip `{report['video']}` prepped at {report['size']}x{report['size']}, preset `{report['preset']}`, "
+        f"{report['training_steps']} training steps. Held-out frames: the last 1/11 of the clip.",
+        "",
+        "| | face PSNR (dB) | head PSNR (dB) | mouth PSNR (dB) | face SSIM |",
+        "|---|---|---|---|---|",
+        *[f"| {name} | {_fmt(a)} | {_fmt(b)} | {_fmt(c)} | {_fmt(d, 3)} |" for name, a, b, c, d in rows],
+        "",
+        f"LMD {_fmt(h.get('lmd'))} px; mouth-opening correlation r = {_fmt(h.get('mouth_open_r'))}.",
+        "",
+        "Seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()),
+        "",
+        f"Gaussians: {report['num_gaussians']}. LPIPS in stage 3: {report['lpips']}.",
+        "",
+        "Pictures: strips.png (held-out frames: prediction, truth, error, mouth crops). "
+        "Video: heldout.mp4 (held-out audio and poses). Protocols: eval/metrics.json.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["run_plugin_command", "run_video_demo", "video_demo_config", "video_report_markdown"]
