@@ -204,3 +204,20 @@ def test_masks_on_real_frames(clip, model, clip_frames) -> None:
         inner = M.polygon_mask(lms[i][list(mesh.LIPS_INNER)], 256, 256)
         np.testing.assert_array_equal(labels == M.MOUTH, inner)
         assert not (neck & ~M.below_jaw(lms[i], 256, 256)).any()
+
+
+def test_torso_layer_grows_under_the_jaw_only_into_skin() -> None:
+    from pgs.prep import masks as masks_mod
+    from pgs.prep.pipeline import torso_layer
+
+    labels = np.full((40, 40), masks_mod.BACKGROUND, dtype=np.uint8)
+    labels[:20, 10:30] = masks_mod.FACE
+    labels[:8, 10:30] = masks_mod.HAIR
+    labels[20:, 12:28] = masks_mod.NECK
+    layer = torso_layer(labels, 3)
+    body = labels == masks_mod.NECK
+    assert np.all(layer[body])
+    assert layer[17:20, 15:25].all()  # the band above the jaw, inside the face
+    assert not layer[:16].any()  # no further than the band
+    assert not layer[labels == masks_mod.BACKGROUND].any()
+    assert not layer[labels == masks_mod.HAIR].any()

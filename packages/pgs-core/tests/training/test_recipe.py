@@ -40,7 +40,10 @@ def _config(folder: Path, output: Path, **overrides: Any) -> TrainConfig:
         "data": {"folder": str(folder)},
         "model": {"face": {"num_points": 300}, "mouth": {"num_points": 200}},
         "stages": {"static_iterations": 20, "deform_iterations": 20, "finetune_iterations": 5},
-        "density": {"face": {"name": "pixel-aware", "params": refine}, "mouth": {"name": "pixel-aware", "params": refine}},
+        "density": {
+            "face": {"name": "pixel-aware", "params": refine},
+            "mouth": {"name": "pixel-aware", "params": refine},
+        },
         "output": str(output),
         "checkpoint_every": 10_000,
         "eval_frames": 2,

@@ -72,7 +72,7 @@ def demo_config(speaker: Path, output: Path, preset: dict[str, Any], seed: int =
     )
 
 
-def _heldout_audio(dataset: SpeakerDataset, wav: Path, out: Path) -> Path:
+def heldout_audio(dataset: SpeakerDataset, wav: Path, out: Path) -> Path:
     """Cut the val frames' span of the recording into its own WAV."""
     audio, rate = soundfile.read(wav, dtype="float32", always_2d=False)
     start = int(dataset.aud_ids.min()) / 25.0
@@ -81,7 +81,7 @@ def _heldout_audio(dataset: SpeakerDataset, wav: Path, out: Path) -> Path:
     return out
 
 
-def _selfdriven(loaded: LoadedHead, dataset: SpeakerDataset) -> Iterator[np.ndarray]:
+def selfdriven_frames(loaded: LoadedHead, dataset: SpeakerDataset) -> Iterator[np.ndarray]:
     """The head rendered for each frame of `dataset` with that frame's own audio window."""
     with torch.no_grad():
         for i in range(len(dataset)):
@@ -117,8 +117,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, overwrite: bool = Fa
 
     t0 = time.perf_counter()
     loaded = load_head(result.checkpoint)
-    heldout_wav = _heldout_audio(trainer.val_set, speaker / "aud.wav", out / "heldout.wav")
-    write_mp4(_selfdriven(loaded, trainer.val_set), out / "heldout.mp4", 25.0, heldout_wav)
+    heldout_wav = heldout_audio(trainer.val_set, speaker / "aud.wav", out / "heldout.wav")
+    write_mp4(selfdriven_frames(loaded, trainer.val_set), out / "heldout.mp4", 25.0, heldout_wav)
     wave, _ = speech_like_audio(6.0, np.random.default_rng(seed + 1000))
     soundfile.write(out / "novel.wav", wave, SAMPLE_RATE, subtype="PCM_16")
     render_video(result.checkpoint, out / "novel.wav", out / "novel.mp4", quiet=True)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pgs.core.errors import ConfigError, PgsError
+from pgs.core.errors import ConfigError, DataError, PgsError
 
 #: The demo.json keys copied from ``pgs eval``'s ``benchmark`` section.
 HELDOUT_KEYS = ("face_psnr", "face_ssim", "head_psnr", "mouth_psnr", "lmd", "mouth_open_r")
@@ -92,15 +92,15 @@ def video_demo_config(speaker: Path, output: Path, preset: str | Path, seed: int
 def _render_heldout(checkpoint: Path, speaker: Path, out: Path) -> None:
     """heldout.wav (the val frames' span of the recording) and heldout.mp4 (the head driven by it)."""
     from pgs.core.data.dataset import SpeakerDataset
-    from pgs.core.demo import _heldout_audio, _selfdriven
+    from pgs.core.demo import heldout_audio, selfdriven_frames
     from pgs.core.inference import load_head
     from pgs.core.video import write_mp4
 
     loaded = load_head(checkpoint)
     audio = loaded.config.data.audio
     val = SpeakerDataset.open(speaker, "val", audio=audio.name, audio_params=audio.params, require_aus=False)
-    wav = _heldout_audio(val, speaker / "aud.wav", out / "heldout.wav")
-    write_mp4(_selfdriven(loaded, val), out / "heldout.mp4", 25.0, wav)
+    wav = heldout_audio(val, speaker / "aud.wav", out / "heldout.wav")
+    write_mp4(selfdriven_frames(loaded, val), out / "heldout.mp4", 25.0, wav)
 
 
 def _demo_json(metrics: dict[str, Any], train_report: dict[str, Any], seconds: dict[str, float]) -> dict[str, Any]:
@@ -150,6 +150,8 @@ def run_video_demo(
     from pgs.core.training.trainer import STATIC_CHECKPOINT, Trainer
 
     out = Path(out)
+    if not Path(video).is_file():
+        raise DataError(f"{video}: video file not found" if not Path(video).exists() else f"{video}: not a file")
     _require_commands("prep", "eval")
     video_demo_config(out / "speaker", out / "run", preset, seed)  # a bad preset fails before any work
     _prepare_output(out, overwrite)
@@ -204,7 +206,7 @@ def video_report_markdown(report: dict[str, Any]) -> str:
     h, m, s = report["heldout"], report["mean_image"], report["static_only"]
     rows = [
         ("trained head", h.get("face_psnr"), h.get("head_psnr"), h.get("mouth_psnr"), h.get("face_ssim")),
-        ("static only (after stage 1)", s.get("face_psnr"), s.get("head_psnr"), s.get("mouth_psnr"), s.get("face_ssim")),
+        ("static only (stage 1)", s.get("face_psnr"), s.get("head_psnr"), s.get("mouth_psnr"), s.get("face_ssim")),
         ("mean training image", m.get("face_psnr"), m.get("head_psnr"), m.get("mouth_psnr"), None),
     ]
     lines = [

@@ -191,8 +191,8 @@ def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
         x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
     margin = grow * (x1 - x0)
     box = torch.zeros(h, w, dtype=torch.bool, device=frame.image.device)
-    r0, r1 = max(int(y0 - margin), 0), min(int(math.ceil(y1 + margin)), h)
-    c0, c1 = max(int(x0 - margin), 0), min(int(math.ceil(x1 + margin)), w)
+    r0, r1 = max(int(y0 - margin), 0), min(math.ceil(y1 + margin), h)
+    c0, c1 = max(int(x0 - margin), 0), min(math.ceil(x1 + margin), w)
     if r1 <= r0 or c1 <= c0:
         return None
     box[r0:r1, c0:c1] = True
@@ -538,7 +538,10 @@ class Trainer:
         with torch.no_grad():
             for i in indices:
                 frame = dataset[i].to(self.device)
-                errors.add(self.head.render_frame(frame, static=static).image[0].clamp(0, 1), frame)
+                out = self.head.render_frame(frame, static=static)
+                errors.add(out.image[0].clamp(0, 1), frame)
+                mouth = out.mouth.render
+                errors.add_mouth_branch((mouth.color[0] + (1 - mouth.alpha[0]) * frame.background).clamp(0, 1), frame)
         self.head.train(was_training)
         return errors.psnr()
 
@@ -639,6 +642,8 @@ class Trainer:
         self.head.train()
         interrupted = False
         started = time.perf_counter() - self.elapsed
+        if self.global_step == 0 and not self.history:  # the starting point, for the stage curves
+            self.history.append({"stage": "init", "global_step": 0, **self.evaluate(static=True)})
         try:
             with _InterruptFlag() as flag, _progress_bars(self.quiet, progress) as bars:
                 while self.stage_index < len(self.plan):
@@ -722,9 +727,17 @@ class _RegionErrors:
         self._add("psnr_face", err, masks.face | masks.mouth)
         self._add("psnr_mouth", err, masks.mouth)
 
+    def add_mouth_branch(self, prediction: Tensor, frame: Frame) -> None:
+        """Accumulate the inside-mouth branch rendered alone [H, W, 3], scored in the inner-mouth mask."""
+        self._add("psnr_mouth_branch", (prediction - frame.image) ** 2, frame.masks.mouth)
+
     def psnr(self) -> dict[str, float]:
-        """``{"psnr", "psnr_head", "psnr_face", "psnr_mouth"}`` in dB (full frame, then the regions)."""
-        keys = ("psnr", "psnr_head", "psnr_face", "psnr_mouth")
+        """PSNR in dB per accumulated region.
+
+        Keys: ``psnr`` (full frame), ``psnr_head``, ``psnr_face``, ``psnr_mouth`` (the composite in those
+        regions) and, when added, ``psnr_mouth_branch`` (the mouth branch alone in the inner-mouth mask).
+        """
+        keys = [k for k in ("psnr", "psnr_head", "psnr_face", "psnr_mouth", "psnr_mouth_branch") if k in self.sums]
         return {k: _psnr_from_mse(self.sums.get(k, 0.0) / max(self.counts.get(k, 0), 1)) for k in keys}
 
 
