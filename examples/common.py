@@ -102,7 +102,7 @@ def small_config(
                 "mouth": {"name": density, "params": {**refine, "max_gaussians": max(args.budget // 2, 1)}},
             },
             # LPIPS needs user-supplied AlexNet weights; the examples leave stage 3 at L1 + D-SSIM.
-            "loss": {"lpips_weight": 0.0},
+            "loss": {"lpips_weight": 0.0, "branch_background": "frame"},
             "output": str(output),
             "seed": args.seed,
             "log_every": 5,

@@ -59,6 +59,9 @@ def demo_config(speaker: Path, output: Path, preset: dict[str, Any], seed: int =
                 "finetune_iterations": preset["finetune"],
                 "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
             },
+            # The cartoon's exact masks and flat background: composing the branches over the frame
+            # scores 38.7 dB held out here against 34.3 dB over a random colour (pgs-core README).
+            "loss": {"branch_background": "frame"},
             "density": {
                 "face": {"name": "pixel-aware", "params": {**refine, "grad_threshold": 5e-4, "max_gaussians": 30000}},
                 "mouth": {"name": "pixel-aware", "params": {**refine, "max_gaussians": 10000}},
