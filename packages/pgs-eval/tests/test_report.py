@@ -94,7 +94,7 @@ def test_metrics_json_round_trip_and_atomic_write(tmp_path: Path) -> None:
 
 
 def test_write_report_leaves_no_partial_file_when_writing_fails(tmp_path: Path, monkeypatch) -> None:
-    import pgs.eval.atomic as atomic
+    import pgs.core.io.atomic as atomic
 
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pgs.core.errors import ConfigError, DataError, PgsError
+from pgs.core.io.atomic import atomic_write_text
 
 #: The demo.json keys copied from ``pgs eval``'s ``benchmark`` section.
 HELDOUT_KEYS = ("face_psnr", "face_ssim", "head_psnr", "mouth_psnr", "lmd", "mouth_open_r")
@@ -153,10 +154,10 @@ def run_video_demo(
     if not Path(video).is_file():
         raise DataError(f"{video}: video file not found" if not Path(video).exists() else f"{video}: not a file")
     _require_commands("prep", "eval")
-    video_demo_config(out / "speaker", out / "run", preset, seed)  # a bad preset fails before any work
+    speaker = out / "speaker"
+    config = video_demo_config(speaker, out / "run", preset, seed)  # a bad preset fails before any work
     _prepare_output(out, overwrite)
     seconds: dict[str, float] = {}
-    speaker = out / "speaker"
     t0 = time.perf_counter()
     prep_args = [str(video), str(speaker), "--size", str(size)] + (["--quiet"] if quiet else [])
     prep_args += ["--landmarker", str(landmarker)] if landmarker is not None else []
@@ -165,7 +166,7 @@ def run_video_demo(
     seconds["prep"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    result = Trainer(video_demo_config(speaker, out / "run", preset, seed), quiet=quiet).run()
+    result = Trainer(config, quiet=quiet).run()
     seconds["train"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -184,21 +185,24 @@ def run_video_demo(
     report.update({"video": str(video), "size": size, "preset": str(preset), "seed": seed})
     if (out / "eval" / "strips.png").exists():
         shutil.copyfile(out / "eval" / "strips.png", out / "strips.png")
-    _write_text(out / "demo.json", json.dumps(report, indent=2, default=str))
-    _write_text(out / "report.md", video_report_markdown(report))
+    atomic_write_text(out / "demo.json", json.dumps(report, indent=2, default=str))
+    atomic_write_text(out / "report.md", video_report_markdown(report))
     return report
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, int | float):
         return f"{value:.{digits}f}"
     return "n/a" if value is None else str(value)
+
+
+def video_summary(report: dict[str, Any]) -> str:
+    """The one-line result ``pgs demo --video`` prints."""
+    h, m = report["heldout"], report["mean_image"]
+    return (
+        f"held-out face PSNR {_fmt(h['face_psnr'])} dB (mean image {_fmt(m.get('face_psnr'))} dB), "
+        f"mouth {_fmt(h['mouth_psnr'])} dB, mouth-opening r {_fmt(h['mouth_open_r'])}"
+    )
 
 
 def video_report_markdown(report: dict[str, Any]) -> str:
@@ -231,4 +235,4 @@ def video_report_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["run_plugin_command", "run_video_demo", "video_demo_config", "video_report_markdown"]
+__all__ = ["run_plugin_command", "run_video_demo", "video_demo_config", "video_report_markdown", "video_summary"]

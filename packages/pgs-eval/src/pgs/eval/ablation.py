@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pgs.core.errors import ConfigError, DataError
-from pgs.eval.atomic import atomic_write_bytes, atomic_write_text
+from pgs.core.io.atomic import atomic_write_bytes, atomic_write_text
 from pgs.eval.figures import density_picture_image, frame_strip_png
 from pgs.eval.report import write_report
 from pgs.eval.selfdriven import EvalOptions, SelfDrivenResult, evaluate_self_driven, face_means2d

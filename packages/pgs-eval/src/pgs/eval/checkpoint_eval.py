@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pgs.core.errors import DataError
-from pgs.eval.atomic import atomic_write_text
+from pgs.core.io.atomic import atomic_write_text
 from pgs.eval.figures import crop_boxes_from_masks, frame_strip_png
 from pgs.eval.report import EvaluationReport, write_report
 from pgs.eval.selfdriven import (

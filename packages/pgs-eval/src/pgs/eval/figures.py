@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from pgs.core.errors import DataError
-from pgs.eval.atomic import atomic_write_bytes
+from pgs.core.io.atomic import atomic_write_bytes
 from pgs.eval.regions import check_frames
 
 LABEL_HEIGHT = 14

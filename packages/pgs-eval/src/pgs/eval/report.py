@@ -19,7 +19,7 @@ from torch import Tensor
 
 from pgs.core.errors import DataError
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
-from pgs.eval.atomic import atomic_write_text
+from pgs.core.io.atomic import atomic_write_text
 
 Mode = Literal["self-driven", "cross-driven"]
 

@@ -339,7 +339,7 @@ def _demo_run(args: argparse.Namespace) -> int:
 
 
 def _video_demo_run(args: argparse.Namespace) -> int:
-    from pgs.core.video_demo import run_video_demo
+    from pgs.core.video_demo import run_video_demo, video_summary
 
     if args.quick:
         raise ConfigError("--quick is for the synthetic demo; with --video use --max-frames and --preset")
@@ -354,15 +354,7 @@ def _video_demo_run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         quiet=args.quiet,
     )
-    h, m = report["heldout"], report["mean_image"]
-
-    def fmt(value: object) -> str:
-        return f"{value:.2f}" if isinstance(value, int | float) else "n/a"
-
-    stdout.print(
-        f"demo done: held-out face PSNR {fmt(h['face_psnr'])} dB (mean image {fmt(m.get('face_psnr'))} dB), "
-        f"mouth {fmt(h['mouth_psnr'])} dB, mouth-opening r {fmt(h['mouth_open_r'])}; report in {args.out / 'report.md'}"
-    )
+    stdout.print(f"demo done: {video_summary(report)}; report in {args.out / 'report.md'}")
     return 0
 
 

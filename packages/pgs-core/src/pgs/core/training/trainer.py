@@ -41,6 +41,7 @@ from pgs.core.errors import ConfigError, DataError, PgsError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.groups import DENSITY
 from pgs.core.interfaces import DensityStrategy
+from pgs.core.io.atomic import atomic_write_text
 from pgs.core.losses import photometric, psnr
 from pgs.core.model.branch import Branch
 from pgs.core.model.talking_head import TalkingHead, build_rasterizer, compose
@@ -407,7 +408,7 @@ class Trainer:
         render = out.render
         random_bg = self.config.loss.branch_background == "random"
         background = self._random_colour() if random_bg else frame.background
-        pred = render.color[0] + (1.0 - render.alpha[0]) * background
+        pred = render.over(background)[0]
         if mouth:  # only inner-mouth pixels are learnt (elsewhere the prediction is replaced by the target)
             target = frame.image
             pred = torch.where(frame.masks.mouth[..., None], pred, target)
@@ -540,8 +541,7 @@ class Trainer:
                 frame = dataset[i].to(self.device)
                 out = self.head.render_frame(frame, static=static)
                 errors.add(out.image[0].clamp(0, 1), frame)
-                mouth = out.mouth.render
-                errors.add_mouth_branch((mouth.color[0] + (1 - mouth.alpha[0]) * frame.background).clamp(0, 1), frame)
+                errors.add_mouth_branch(out.mouth.render.over(frame.background)[0].clamp(0, 1), frame)
         self.head.train(was_training)
         return errors.psnr()
 
@@ -742,9 +742,7 @@ class _RegionErrors:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(data, indent=2, default=str))
 
 
 class _Bar:
