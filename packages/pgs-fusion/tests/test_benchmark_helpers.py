@@ -18,9 +18,10 @@ def test_parse_variant() -> None:
 @pytest.mark.parametrize("c", [16, 32])
 def test_macs_per_point_match_hand_counts(c: int) -> None:
     h = 64
-    # concat-mlp face: audio attention 36-32-32, expression attention 36-16-6, MLP 74-64-64-10
-    assert forward_macs(build("concat-mlp", "face"), "face")[0] == pytest.approx(36 * 32 + 32 * 32 + 36 * 16 + 16 * 6
-                                                                         + 74 * h + h * h + h * 10)
+    # concat-mlp face: audio attention 36-32-32, expression attention 36-16-6, MLP 74-64-64-11 (d_opacity unused)
+    assert forward_macs(build("concat-mlp", "face"), "face")[0] == pytest.approx(
+        36 * 32 + 32 * 32 + 36 * 16 + 16 * 6 + 74 * h + h * h + h * 11
+    )
     # mgf mouth (Eqs. 6-7): f'_s 36-C, gate C-C (audio half per frame), MLP 2C-64-64-3
     mouth = build(f"mgf:proj_dim={c}", "mouth")
     assert forward_macs(mouth, "mouth")[0] == pytest.approx(36 * c + c * c + 2 * c * h + h * h + h * 3)

@@ -242,12 +242,12 @@ def tracked_landmarks(
     ref_pos = int(np.nonzero(train_set.img_ids == ref_id)[0][0])
     with torch.no_grad():
         ref = train_set[ref_pos].to(device)
-        means, _ = head.face.deformed_gaussians(ref.audio, ref.aus)
+        means, _ = head.face.deformed_gaussians(ref.audio, ref.aus, ref.camera.viewmats[0])
         anchors = fit_anchors(means.means, torch.from_numpy(landmarks3d[ref_id]), k, ref_id)
         out = torch.empty((len(frames), 68, 2), dtype=torch.float32)
         for i, frame in enumerate(frames):
             f = frame.to(device)
-            deformed, _ = head.face.deformed_gaussians(f.audio, f.aus)
+            deformed, _ = head.face.deformed_gaussians(f.audio, f.aus, f.camera.viewmats[0])
             out[i] = project_points(track_landmarks(anchors, deformed.means), frame.camera).float()
     return out, anchors
 

@@ -1,14 +1,21 @@
 """TalkingGaussian's fusion: channel attention from the spatial feature, then concatenation and an MLP.
 
 This is the paper's "w/o MGF" configuration. With f_s the spatial feature, f_a the audio feature
-and f_e the expression feature (TalkingGaussian: 6 action units, the last one AU45 passed raw):
+and f_e the expression feature that the branch computes once (`pgs.core.model.expression`:
+``concat(MLP(AU01..AU07), AU45)``, TalkingGaussian's only AU MLP; it is not applied again here):
 
-- audio channel attention (face): ``f_w = f_a * MLP_a(f_s)``  (MLP_a: Ds -> 32 -> Da, bias-free);
+- audio channel attention (face): ``f_w = f_a * MLP_a(f_s)``  (MLP_a: 36 -> 32 -> 32, bias-free);
   the mouth uses ``f_w = f_a`` (TalkingGaussian's mouth network has no attention);
-- expression attention (face): ``f_x = concat(MLP_e(f_e[:-k]), f_e[-k:]) * ReLU(MLP_x(f_s))``
-  (MLP_e: 16 hidden, MLP_x: Ds -> 16 -> De, bias-free, k = ``expression_passthrough``);
-- ``(d_xyz, d_scale, d_rot) = MLP(concat(f_s, f_w, f_x))``, the shared output head
-  (face: 36 + 32 + 6 = 74 -> 64 -> 64 -> outputs).
+- expression attention (face): ``f_x = f_e * ReLU(MLP_x(f_s))`` (MLP_x: 36 -> 16 -> 6, bias-free);
+- ``h = MLP(concat(f_s, f_w, f_x))``, bias-free, 3 layers: face 74 -> 64 -> 64 -> 11 (d_xyz 3,
+  d_scale 3, d_rot 4 and TalkingGaussian's d_opacity channel, computed and never applied),
+  mouth 68 -> 32 -> 32 -> 3.
+
+Kept from TalkingGaussian (``scene/motion_net.py``): every layer size above, bias-free MLPs,
+one AU path, the AU45 pass-through, d_xyz x 1e-2 (mouth x and z further / 5). Left out: the
+"ambient" attention renders and their regularisers (a training-loss matter, not the module), and
+its default initialisation of the last layer: like every head of pgs-fusion it starts with Xavier
+gain `head_init_gain` so deformations start near zero.
 """
 
 from __future__ import annotations
@@ -22,10 +29,30 @@ from pgs.core.interfaces import Deformation, FusionModule
 from pgs.core.registry import ComponentSpec
 from pgs.fusion.heads import DeformationHead, HeadConfig, mlp
 
+#: TalkingGaussian's head hidden widths: face ``MotionNetwork`` 64, ``MouthMotionNetwork`` 32.
+FACE_HIDDEN = 64
+MOUTH_HIDDEN = 32
+
 
 class ConcatMLPConfig(HeadConfig):
     """Config of `ConcatMLPFusion`: the shared fusion fields plus TalkingGaussian's attention MLPs."""
 
+    hidden_dim: int | None = Field(  # type: ignore[assignment]
+        None,
+        gt=0,
+        description=(
+            "Hidden width of the output MLP. None follows TalkingGaussian: 64 for the face (expression_dim > 0), "
+            "32 for the mouth."
+        ),
+    )
+    head_bias: bool = Field(False, description="Biases in the output MLP (TalkingGaussian: none).")
+    opacity_channel: bool | None = Field(
+        None,
+        description=(
+            "Compute TalkingGaussian's unused d_opacity output channel (face: 11 outputs). None: on when the "
+            "outputs are position, scale and rotation."
+        ),
+    )
     audio_attention: bool | None = Field(
         None,
         description=(
@@ -37,12 +64,7 @@ class ConcatMLPConfig(HeadConfig):
         32, gt=0, description="Hidden width of the audio-attention MLP (TalkingGaussian: 32)."
     )
     expression_hidden: int = Field(
-        16, gt=0, description="Hidden width of the expression MLP and expression-attention MLP (TalkingGaussian: 16)."
-    )
-    expression_passthrough: int = Field(
-        1,
-        ge=0,
-        description="Trailing expression channels that bypass the expression MLP (TalkingGaussian: 1, AU45 blink).",
+        16, gt=0, description="Hidden width of the expression-attention MLP (TalkingGaussian: 16)."
     )
 
 
@@ -61,13 +83,21 @@ class ConcatMLPFusion(FusionModule):
         if self.use_audio_attention:
             self.audio_attention = mlp(config.spatial_dim, config.attention_hidden, config.audio_dim, bias=False)
         de = config.expression_dim
-        self.passthrough = min(config.expression_passthrough, de)
-        mixed = de - self.passthrough
-        if mixed > 0:
-            self.expression_mlp = mlp(mixed, config.expression_hidden, mixed, bias=False)
         if de > 0:
             self.expression_attention = mlp(config.spatial_dim, config.expression_hidden, de, bias=False)
-        self.head = DeformationHead((config.spatial_dim, config.audio_dim) + ((de,) if de else ()), config)
+        hidden = config.hidden_dim
+        if hidden is None:
+            hidden = FACE_HIDDEN if de > 0 else MOUTH_HIDDEN
+        opacity = config.opacity_channel
+        if opacity is None:
+            opacity = set(config.outputs) == {"position", "scale", "rotation"}
+        self.head = DeformationHead(
+            (config.spatial_dim, config.audio_dim) + ((de,) if de else ()),
+            config,
+            bias=config.head_bias,
+            unused_outputs=1 if opacity else 0,
+            hidden_dim=hidden,
+        )
 
     def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
         """Predict deformations (see the module docstring for the equations).
@@ -75,7 +105,7 @@ class ConcatMLPFusion(FusionModule):
         Args:
             spatial: [N, spatial_dim] per-point features f_s.
             audio: [audio_dim] per frame or [N, audio_dim] per point, f_a.
-            expression: [expression_dim] f_e (face), or None (mouth).
+            expression: [expression_dim] f_e (face, already through the branch's AU MLP), or None (mouth).
 
         Returns:
             `Deformation` with d_xyz [N, 3] (+ d_scale [N, 3], d_rot [N, 4] when configured).
@@ -84,11 +114,7 @@ class ConcatMLPFusion(FusionModule):
         f_w = audio * self.audio_attention(spatial) if self.use_audio_attention else audio
         parts = [spatial, f_w]
         if expression is not None:
-            mixed = expression.shape[0] - self.passthrough
-            f_e = expression
-            if mixed > 0:
-                f_e = torch.cat((self.expression_mlp(expression[:mixed]), expression[mixed:]))
-            parts.append(f_e * torch.relu(self.expression_attention(spatial)))
+            parts.append(expression * torch.relu(self.expression_attention(spatial)))
         return self.head(parts)
 
 

@@ -84,18 +84,31 @@ class DeformationHead(nn.Module):
     Args:
         in_dims: channels of each input part (per-point [N, d] or per-frame [d] at call time).
         config: hidden width, layer count, outputs and scaling.
+        bias: give the Linear layers biases (TalkingGaussian's MLP has none).
+        unused_outputs: extra output channels computed and discarded after the targets
+            (TalkingGaussian's face MLP predicts a d_opacity channel that is never applied).
+        hidden_dim: hidden width (default ``config.hidden_dim``).
     """
 
-    def __init__(self, in_dims: Sequence[int], config: HeadConfig) -> None:
+    def __init__(
+        self,
+        in_dims: Sequence[int],
+        config: HeadConfig,
+        bias: bool = True,
+        unused_outputs: int = 0,
+        hidden_dim: int | None = None,
+    ) -> None:
         super().__init__()
         self.in_dims = tuple(int(d) for d in in_dims)
         self.targets: tuple[DeformationTarget, ...] = tuple(t for t in TARGET_CHANNELS if t in config.outputs)
-        out_dim = sum(TARGET_CHANNELS[t] for t in self.targets)
-        widths = [sum(self.in_dims)] + [config.hidden_dim] * (config.head_layers - 1) + [out_dim]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
+        out_dim = sum(TARGET_CHANNELS[t] for t in self.targets) + unused_outputs
+        hidden = config.hidden_dim if hidden_dim is None else hidden_dim
+        widths = [sum(self.in_dims)] + [hidden] * (config.head_layers - 1) + [out_dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b, bias=bias) for a, b in itertools.pairwise(widths))
         last = self.layers[-1]
         nn.init.xavier_uniform_(last.weight, gain=config.head_init_gain)
-        nn.init.zeros_(last.bias)
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
         multiplier = torch.tensor(config.position_axis_scale, dtype=torch.float32) * config.position_scale
         self.register_buffer("position_multiplier", multiplier, persistent=False)
 

@@ -279,20 +279,35 @@ class Branch(nn.Module):
         return self.expression_net(aus.to(self.params["means"].dtype))
 
     # ------------------------------------------------------------------ deformation and rendering
-    def deformation(self, audio: Tensor, aus: Tensor | None = None) -> Deformation:
+    @property
+    def uses_camera(self) -> bool:
+        """Whether the fusion module reads the camera (GaussianTalker's camera token)."""
+        return bool(getattr(self.fusion, "uses_camera", False))
+
+    def deformation(self, audio: Tensor, aus: Tensor | None = None, camera: Tensor | None = None) -> Deformation:
         """Predict this frame's deformation.
 
         Args:
             audio: [window, steps, channels] audio window of the frame.
             aus: [6] face AU vector (face branch; ignored by the mouth branch).
+            camera: [4, 4] world-to-camera matrix of the frame, passed to fusion modules that read
+                it (`uses_camera`); ignored by the others.
 
         Returns:
             `Deformation` holding only the targets of ``config.deform`` (others None).
+
+        Raises:
+            ValueError: the fusion module reads the camera and `camera` is None.
         """
         spatial = self.spatial_features()
         f_a = self.audio_feature(audio)
         f_e = self.expression_feature(aus)
-        raw = self.fusion(spatial, f_a, f_e)
+        if self.uses_camera:
+            if camera is None:
+                raise ValueError(f"{self.config.kind} branch: the fusion module reads the camera; pass camera=viewmat")
+            raw = self.fusion(spatial, f_a, f_e, camera=camera.to(spatial.dtype))
+        else:
+            raw = self.fusion(spatial, f_a, f_e)
         deform = self.config.deform
         return Deformation(
             d_xyz=raw.d_xyz,
@@ -301,13 +316,13 @@ class Branch(nn.Module):
         )
 
     def deformed_gaussians(
-        self, audio: Tensor | None = None, aus: Tensor | None = None
+        self, audio: Tensor | None = None, aus: Tensor | None = None, camera: Tensor | None = None
     ) -> tuple[GaussianParams, Deformation | None]:
-        """The Gaussians to render for a frame (canonical when `audio` is None)."""
+        """The Gaussians to render for a frame (canonical when `audio` is None; `camera` as in `deformation`)."""
         canonical = self.gaussians()
         if audio is None:
             return canonical, None
-        d = self.deformation(audio, aus)
+        d = self.deformation(audio, aus, camera)
         return canonical.deformed(d.d_xyz, d.d_scale, d.d_rot), d
 
     def render(
@@ -328,7 +343,12 @@ class Branch(nn.Module):
             aus: [6] face AU vector (face branch, when `audio` is given).
             sh_degree: SH degree to evaluate (default: all stored).
         """
-        gaussians, d = self.deformed_gaussians(audio, aus)
+        camera = None
+        if self.uses_camera:
+            if cameras.viewmats.shape[0] != 1:
+                raise ValueError("the fusion module reads the camera: render one camera at a time")
+            camera = cameras.viewmats[0]
+        gaussians, d = self.deformed_gaussians(audio, aus, camera)
         return BranchRender(rasterizer.render(gaussians, cameras, sh_degree=sh_degree), gaussians, d)
 
 

@@ -485,7 +485,7 @@ class Trainer:
     def _frozen_geometry(self, branch: Branch, frame: Frame, face: bool) -> GaussianParams:
         """Deformed Gaussians with geometry detached and live SH (stage 3 trains colours only)."""
         with torch.no_grad():
-            deformed, _ = branch.deformed_gaussians(frame.audio, frame.aus if face else None)
+            deformed, _ = branch.deformed_gaussians(frame.audio, frame.aus if face else None, frame.camera.viewmats[0])
         return dataclasses.replace(deformed.detach(), sh=branch.params["sh"])
 
     def _finetune_step(self) -> dict[str, float]:
