@@ -16,8 +16,11 @@ do): a point outside the box in x only still gets its (y, z)-plane features.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
@@ -105,11 +108,16 @@ class TriPlaneEncoder(nn.Module):
         offsets = [0]
         for side in sides:
             offsets.append(offsets[-1] + side * side)
-        self.register_buffer("_scales", torch.tensor(level_scales(
-            cfg.base_resolution, cfg.desired_resolution, cfg.levels), dtype=torch.float64), persistent=False)
+        self.register_buffer(
+            "_scales",
+            torch.tensor(level_scales(cfg.base_resolution, cfg.desired_resolution, cfg.levels), dtype=torch.float64),
+            persistent=False,
+        )
         self.register_buffer("_sides", torch.tensor(sides, dtype=torch.long), persistent=False)
         self.register_buffer("_offsets", torch.tensor(offsets[:-1], dtype=torch.long), persistent=False)
         self.planes = nn.Parameter(torch.empty(3, offsets[-1]).uniform_(-cfg.init_scale, cfg.init_scale))
+        #: Use the compiled CPU lookup when it applies (False: always `triplane_reference`).
+        self.use_kernels = True
 
     @property
     def output_dim(self) -> int:
@@ -134,6 +142,10 @@ class TriPlaneEncoder(nn.Module):
     def forward(self, xyz: Tensor) -> Tensor:
         """Encode points.
 
+        CPU float32/float64 inputs go through the compiled lookup (`triplane_kernels`, when numba
+        is installed); other devices, or `use_kernels` False, through `triplane_reference`. Both
+        compute the same values and gradients (tested).
+
         Args:
             xyz: [N, 3] positions (world units).
 
@@ -143,33 +155,106 @@ class TriPlaneEncoder(nn.Module):
         """
         if xyz.dim() != 2 or xyz.shape[-1] != 3:
             raise ValueError(f"TriPlaneEncoder: xyz must be [N, 3], got {list(xyz.shape)}")
-        bound = self.config.bound
-        u = (xyz + bound) / (2.0 * bound)  # [N, 3] in [0, 1] inside the box
-        inside = ((u >= 0) & (u <= 1)).to(xyz.dtype)
-        scales = self._scales.to(xyz.dtype)  # [L]
-        sides = self._sides  # [L]
-        out = []
-        for p, (a, b) in enumerate(PLANE_AXES):
-            uv = u[:, (a, b)]  # [N, 2]
-            pos = uv[:, None, :] * scales[None, :, None] + 0.5  # [N, L, 2]
-            base = torch.floor(pos)
-            frac = pos - base
-            i0 = base.long()
-            # Outside the box the indices may leave the grid: clamp for the gather, zeroed below.
-            limit = (sides - 1)[None, :, None]
-            i0 = torch.minimum(i0.clamp_min(0), limit)
-            i1 = torch.minimum(i0 + 1, limit)
-            row0 = self._offsets[None, :] + i0[..., 0] * sides[None, :]
-            row1 = self._offsets[None, :] + i1[..., 0] * sides[None, :]
-            values = self.planes[p]
-            v00 = values[row0 + i0[..., 1]]
-            v01 = values[row0 + i1[..., 1]]
-            v10 = values[row1 + i0[..., 1]]
-            v11 = values[row1 + i1[..., 1]]
-            fa, fb = frac[..., 0], frac[..., 1]
-            feat = (v00 * (1 - fb) + v01 * fb) * (1 - fa) + (v10 * (1 - fb) + v11 * fb) * fa  # [N, L]
-            out.append(feat * (inside[:, a] * inside[:, b])[:, None])
-        return torch.cat(out, dim=1)
+        if self.use_kernels and _kernels_usable(xyz, self.planes):
+            bound = self.config.bound
+            u = (xyz + bound) / (2.0 * bound)  # [N, 3] in [0, 1] inside the box
+            inside = ((u >= 0) & (u <= 1)).to(xyz.dtype)
+            return _CompiledLookup.apply(u, inside, self.planes, self._scales, self._sides, self._offsets)
+        return triplane_reference(self, xyz)
+
+
+def triplane_reference(encoder: TriPlaneEncoder, xyz: Tensor) -> Tensor:
+    """The PyTorch lookup (any device, autograd through gathers): [N, 3] -> [N, 3 * levels].
+
+    The readable definition the compiled kernels are tested against.
+    """
+    bound = encoder.config.bound
+    u = (xyz + bound) / (2.0 * bound)  # [N, 3] in [0, 1] inside the box
+    inside = ((u >= 0) & (u <= 1)).to(xyz.dtype)
+    scales = encoder._scales.to(xyz.dtype)  # [L]
+    sides = encoder._sides  # [L]
+    out = []
+    for p, (a, b) in enumerate(PLANE_AXES):
+        uv = u[:, (a, b)]  # [N, 2]
+        pos = uv[:, None, :] * scales[None, :, None] + 0.5  # [N, L, 2]
+        base = torch.floor(pos)
+        frac = pos - base
+        i0 = base.long()
+        # Outside the box the indices may leave the grid: clamp for the gather, zeroed below.
+        limit = (sides - 1)[None, :, None]
+        i0 = torch.minimum(i0.clamp_min(0), limit)
+        i1 = torch.minimum(i0 + 1, limit)
+        row0 = encoder._offsets[None, :] + i0[..., 0] * sides[None, :]
+        row1 = encoder._offsets[None, :] + i1[..., 0] * sides[None, :]
+        values = encoder.planes[p]
+        v00 = values[row0 + i0[..., 1]]
+        v01 = values[row0 + i1[..., 1]]
+        v10 = values[row1 + i0[..., 1]]
+        v11 = values[row1 + i1[..., 1]]
+        fa, fb = frac[..., 0], frac[..., 1]
+        feat = (v00 * (1 - fb) + v01 * fb) * (1 - fa) + (v10 * (1 - fb) + v11 * fb) * fa  # [N, L]
+        out.append(feat * (inside[:, a] * inside[:, b])[:, None])
+    return torch.cat(out, dim=1)
+
+
+def _kernels_usable(xyz: Tensor, planes: Tensor) -> bool:
+    """The compiled lookup applies: numba installed, CPU tensors of one float dtype."""
+    return (
+        xyz.device.type == "cpu"
+        and planes.device.type == "cpu"
+        and xyz.dtype == planes.dtype
+        and xyz.dtype in (torch.float32, torch.float64)
+        and _kernels() is not None
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _kernels() -> Any:
+    """The `triplane_kernels` module, or None without numba."""
+    try:
+        from pgs.core.model import triplane_kernels
+    except ImportError:
+        return None
+    return triplane_kernels
+
+
+def _numpy(t: Tensor) -> np.ndarray:
+    return t.detach().contiguous().numpy()
+
+
+class _CompiledLookup(torch.autograd.Function):
+    """Tri-plane lookup through the numba kernels; gradients to `u` and `planes`."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, u: Tensor, inside: Tensor, planes: Tensor, scales: Tensor, sides: Tensor, offsets: Tensor
+    ) -> Tensor:
+        k = _kernels()
+        args = (
+            _numpy(u),
+            _numpy(inside),
+            _numpy(planes),
+            _numpy(scales.to(u.dtype)),
+            _numpy(sides),
+            _numpy(offsets),
+            np.array([1.0, 0.5], dtype=_numpy(u).dtype),
+        )
+        ctx.args = args
+        return torch.from_numpy(k.triplane_forward(*args))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        k = _kernels()
+        need_u, need_planes = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
+        d_planes, d_u = k.triplane_backward(_numpy(grad), *ctx.args, need_planes, need_u)
+        return (
+            torch.from_numpy(d_u) if need_u else None,
+            None,
+            torch.from_numpy(d_planes) if need_planes else None,
+            None,
+            None,
+            None,
+        )
 
 
 __all__ = [
@@ -182,4 +267,5 @@ __all__ = [
     "level_resolutions",
     "level_scales",
     "per_level_scale",
+    "triplane_reference",
 ]
