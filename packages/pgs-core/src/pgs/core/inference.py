@@ -3,6 +3,7 @@
 Head poses, AUs and backgrounds come from the training frames in order; when the audio is
 longer than the training split the frame index ping-pongs (0 .. N-1 .. 0 ...), as ER-NeRF does,
 so any audio length works. The canonical spatial features are cached (they do not depend on audio).
+An avatar file (`pgs.core.avatar`) carries its own poses, AUs and backgrounds (`LoadedHead.replay`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pgs.core.avatar import Replay, read_head_file
 from pgs.core.data.dataset import SpeakerDataset, load_precomputed_audio
 from pgs.core.errors import DataError
 from pgs.core.groups import AUDIO_ENCODERS
 from pgs.core.interfaces import AudioFeatures
 from pgs.core.model.talking_head import TalkingHead, build_rasterizer
 from pgs.core.registry import registry
-from pgs.core.training.checkpoint import load_checkpoint
 from pgs.core.training.config import TrainConfig
 
 
@@ -45,6 +46,7 @@ class LoadedHead:
             precomputed features).
         audio_layout: the feature layout the model expects.
         audio_params: the encoder's parameters.
+        replay: poses, AUs and backgrounds of an avatar file (None for a training checkpoint).
     """
 
     head: TalkingHead
@@ -52,17 +54,18 @@ class LoadedHead:
     audio_encoder: str
     audio_layout: str
     audio_params: dict
+    replay: Replay | None = None
 
 
 def load_head(checkpoint: str | Path, device: str = "cpu", rasterizer: str | None = None) -> LoadedHead:
     """Rebuild a trained `TalkingHead` from a checkpoint.
 
     Args:
-        checkpoint: a ``.pt`` file written by the trainer.
+        checkpoint: a ``.pt`` file written by the trainer, or an avatar file (``pgs export --avatar``).
         device: where to run.
         rasterizer: backend name overriding the training config (``auto`` picks the best here).
     """
-    data = load_checkpoint(checkpoint)
+    data, replay = read_head_file(checkpoint)
     config = TrainConfig.model_validate(data["config"])
     audio = data["audio"]
     backend = build_rasterizer(
@@ -72,7 +75,8 @@ def load_head(checkpoint: str | Path, device: str = "cpu", rasterizer: str | Non
     head.load_state_dict(data["model"])
     head = head.to(device).eval()
     head.cache_canonical()
-    return LoadedHead(head, config, str(audio.get("encoder", "")), audio["layout"], dict(audio.get("params", {})))
+    params = dict(audio.get("params", {}))
+    return LoadedHead(head, config, str(audio.get("encoder", "")), audio["layout"], params, replay)
 
 
 def encode_driving_audio(loaded: LoadedHead, audio: str | Path, fps: float = 25.0) -> AudioFeatures:
@@ -99,13 +103,16 @@ def encode_driving_audio(loaded: LoadedHead, audio: str | Path, fps: float = 25.
     return features
 
 
-def drive(loaded: LoadedHead, features: AudioFeatures, frames: SpeakerDataset, device: str = "cpu") -> Iterator[Tensor]:
+def drive(
+    loaded: LoadedHead, features: AudioFeatures, frames: SpeakerDataset | Replay, device: str = "cpu"
+) -> Iterator[Tensor]:
     """Render one frame per audio frame.
 
     Args:
         loaded: the trained head.
         features: driving audio features.
-        frames: the dataset whose poses, AUs and backgrounds are replayed (ping-pong).
+        frames: the dataset (or an avatar's `Replay`) whose poses, AUs and backgrounds are replayed
+            (ping-pong).
         device: where to run.
 
     Yields:

@@ -197,7 +197,7 @@ examples:
 
 
 def _render_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", type=Path, help="a checkpoint written by pgs train")
+    parser.add_argument("checkpoint", type=Path, help="a checkpoint written by pgs train, or an avatar file (.pgs)")
     parser.add_argument("--audio", type=Path, required=True, help="driving audio (WAV, FLAC, MP3, M4A, MP4, or .npy)")
     parser.add_argument("--out", type=Path, required=True, help="output .mp4")
     parser.add_argument("--data", type=Path, help="speaker folder for poses and backgrounds (default: training data)")
@@ -224,10 +224,12 @@ def render_video(
     from pgs.core.video import write_mp4
 
     loaded = load_head(checkpoint, device, rasterizer)
-    folder = data or loaded.config.data.folder
-    if folder is None:
-        raise DataError(f"{checkpoint}: no speaker folder recorded; pass --data")
-    frames = SpeakerDataset.open(folder, "train", audio=None, require_aus=loaded.config.data.require_aus)
+    frames: object = loaded.replay  # an avatar file carries its poses and backgrounds
+    if frames is None or data is not None:
+        folder = data or loaded.config.data.folder
+        if folder is None:
+            raise DataError(f"{checkpoint}: no speaker folder recorded; pass --data")
+        frames = SpeakerDataset.open(folder, "train", audio=None, require_aus=loaded.config.data.require_aus)
     features = encode_driving_audio(loaded, audio, fps)
     images = (to_uint8(img) for img in drive(loaded, features, frames, device))
     sound = None if audio.suffix == ".npy" else audio
@@ -259,16 +261,31 @@ EXPORT_EXAMPLES = """\
 examples:
   pgs export runs/a/checkpoints/final.pt head.ply              face and mouth canonical Gaussians
   pgs export final.pt face.ply --branch face
+  pgs export final.pt avatar.pgs --avatar                       model + poses, background, torso loop
 """
 
 
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="a checkpoint written by pgs train")
-    parser.add_argument("out", type=Path, help="output .ply (standard 3DGS vertex layout)")
+    parser.add_argument("out", type=Path, help="output .ply (standard 3DGS vertex layout), or .pgs with --avatar")
     parser.add_argument("--branch", choices=("both", "face", "mouth"), default="both", help="which Gaussians")
+    avatar = parser.add_argument_group("a self-contained avatar (for pgs serve / pgs render)")
+    avatar.add_argument("--avatar", action="store_true", help="write an avatar file instead of a PLY")
+    avatar.add_argument("--data", type=Path, help="speaker folder to replay (default: the training data)")
+    avatar.add_argument(
+        "--loop-frames", type=_positive_int, default=250, help="training frames in the pose/torso loop (default 250)"
+    )
 
 
 def _export_run(args: argparse.Namespace) -> int:
+    if args.avatar:
+        from pgs.core.avatar import build_avatar, save_avatar
+
+        avatar = build_avatar(args.checkpoint, args.data, args.loop_frames)
+        save_avatar(avatar, args.out)
+        r = avatar.replay
+        stdout.print(f"wrote avatar {args.out} ({len(r)} replay frames, {r.width}x{r.height})")
+        return 0
     from pgs.core.gaussians import GaussianParams
     from pgs.core.inference import load_head
     from pgs.core.io.ply import save_ply
