@@ -1,70 +1,24 @@
 """Photometric losses of the training stages (Eqs. 11-13): L1, SSIM / D-SSIM, optional LPIPS.
 
-SSIM follows 3DGS: an 11x11 Gaussian window with sigma 1.5, computed per channel with zero
-padding of 5 pixels ("same" output size), constants C1 = 0.01^2 and C2 = 0.03^2 for data range 1.
+SSIM is `pgs.core.metrics.ssim` (3DGS's: an 11x11 Gaussian window with sigma 1.5 as two separable
+1D passes, per channel, zero padding of 5 pixels, C1 = 0.01^2 and C2 = 0.03^2 for data range 1),
+the same function pgs-eval reports.
 """
 
 from __future__ import annotations
 
-import functools
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-SSIM_WINDOW = 11
-SSIM_SIGMA = 1.5
-_C1 = 0.01**2
-_C2 = 0.03**2
+from pgs.core import metrics
+from pgs.core.metrics import SSIM_SIGMA, SSIM_WINDOW, ssim
+
+__all__ = ["SSIM_SIGMA", "SSIM_WINDOW", "l1", "photometric", "psnr", "ssim", "ssim_map"]
 
 
-@functools.lru_cache(maxsize=8)
-def _gaussian_window(size: int, sigma: float, channels: int, dtype: torch.dtype, device: str) -> Tensor:
-    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    window = (g[:, None] @ g[None, :]).to(dtype=dtype, device=device)
-    return window.expand(channels, 1, size, size).contiguous()
-
-
-def ssim_map(img1: Tensor, img2: Tensor, window_size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> Tensor:
-    """Per-pixel SSIM of two image batches.
-
-    Args:
-        img1: [B, H, W, C] images in [0, 1].
-        img2: [B, H, W, C] images in [0, 1].
-        window_size: Gaussian window size (11 in 3DGS).
-        sigma: Gaussian window standard deviation (1.5 in 3DGS).
-
-    Returns:
-        [B, H, W, C] SSIM values.
-    """
-    if img1.shape != img2.shape or img1.dim() != 4:
-        raise ValueError(
-            f"ssim: expected two [B, H, W, C] tensors of one shape, got {list(img1.shape)} and {list(img2.shape)}"
-        )
-    x = img1.permute(0, 3, 1, 2)
-    y = img2.permute(0, 3, 1, 2)
-    channels = x.shape[1]
-    window = _gaussian_window(window_size, sigma, channels, x.dtype, str(x.device))
-    pad = window_size // 2
-
-    def blur(t: Tensor) -> Tensor:
-        return F.conv2d(t, window, padding=pad, groups=channels)
-
-    mu_x, mu_y = blur(x), blur(y)
-    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    sigma_xx = blur(x * x) - mu_xx
-    sigma_yy = blur(y * y) - mu_yy
-    sigma_xy = blur(x * y) - mu_xy
-    numerator = (2 * mu_xy + _C1) * (2 * sigma_xy + _C2)
-    denominator = (mu_xx + mu_yy + _C1) * (sigma_xx + sigma_yy + _C2)
-    return (numerator / denominator).permute(0, 2, 3, 1)
-
-
-def ssim(img1: Tensor, img2: Tensor) -> Tensor:
-    """Mean SSIM over all pixels and channels of [B, H, W, C] images (a scalar tensor)."""
-    return ssim_map(img1, img2).mean()
+def ssim_map(img1: Tensor, img2: Tensor) -> Tensor:
+    """Per-pixel SSIM ("same" border) of two [B, H, W, C] image batches in [0, 1] -> [B, H, W, C]."""
+    return metrics.ssim_map(img1, img2).permute(0, 2, 3, 1)
 
 
 def l1(img1: Tensor, img2: Tensor) -> Tensor:

@@ -1,39 +1,19 @@
-"""PSNR on the face region or the full frame, averaged over frames (TalkingGaussian's protocol)."""
+"""PSNR on the face region or the full frame, averaged over frames (TalkingGaussian's protocol).
+
+`psnr_per_frame` is pgs-core's (`pgs.core.metrics`), re-exported here.
+"""
 
 from __future__ import annotations
 
 import math
 
 import torch
-from torch import Tensor
 
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
+from pgs.core.metrics import psnr_per_frame
 from pgs.core.registry import ComponentSpec
 from pgs.eval.config import RegionMetricConfig
 from pgs.eval.regions import check_pair, select_region
-
-
-def psnr_per_frame(predicted: Tensor, target: Tensor, masks: Tensor | None = None) -> Tensor:
-    """Peak signal-to-noise ratio of each frame, for images in [0, 1] (peak 1).
-
-    ``PSNR = -10 log10(MSE)``, the MSE taken over the three channels of the pixels in `masks`
-    (all pixels when None). A frame whose MSE is 0 gets ``inf``.
-
-    Args:
-        predicted: [F, H, W, 3] in [0, 1].
-        target: [F, H, W, 3] in [0, 1].
-        masks: [F, H, W] bool region, or None for the full frame.
-
-    Returns:
-        [F] float64 PSNR in dB.
-    """
-    err = (predicted.double() - target.double()).square().sum(dim=-1)  # [F, H, W]
-    if masks is None:
-        mse = err.mean(dim=(1, 2)) / 3.0
-    else:
-        m = masks.to(err.dtype)
-        mse = (err * m).sum(dim=(1, 2)) / (3.0 * m.sum(dim=(1, 2)))
-    return -10.0 * torch.log10(mse)  # log10(0) = -inf -> +inf dB
 
 
 class PsnrConfig(RegionMetricConfig):

@@ -10,86 +10,26 @@ Borders (config ``border``):
   cropped by 5 pixels before averaging.
 
 Constants C1 = (0.01)^2 and C2 = (0.03)^2 (data range 1); channels are averaged.
+
+The computation is pgs-core's (`pgs.core.metrics.ssim_map`, separable, shared with the training
+loss), in float64 on a CPU; this module re-exports it and adds the evaluator.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor
 
-from pgs.core.errors import DataError
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
+from pgs.core.metrics import SSIM_C1 as C1
+from pgs.core.metrics import SSIM_C2 as C2
+from pgs.core.metrics import SSIM_SIGMA as SIGMA
+from pgs.core.metrics import SSIM_WINDOW as WINDOW
+from pgs.core.metrics import Border, gaussian_taps, ssim_map, ssim_per_frame
 from pgs.core.registry import ComponentSpec
 from pgs.eval.config import RegionMetricConfig
 from pgs.eval.regions import check_pair, select_region
-
-WINDOW = 11
-SIGMA = 1.5
-C1 = 0.01**2
-C2 = 0.03**2
-
-Border = Literal["same", "valid"]
-
-
-def gaussian_taps(size: int = WINDOW, sigma: float = SIGMA, dtype: torch.dtype = torch.float64) -> Tensor:
-    """[size] normalised Gaussian taps centred on the middle tap."""
-    x = torch.arange(size, dtype=dtype) - (size // 2)
-    g = torch.exp(-(x * x) / (2.0 * sigma * sigma))
-    return g / g.sum()
-
-
-def _blur(images: Tensor, taps: Tensor, padding: int) -> Tensor:
-    """Separable Gaussian filter of [N, C, H, W] images with zero padding `padding`.
-
-    Both 1D passes run along the contiguous last axis as a product of sliding windows
-    (``unfold``) with the taps: several times faster than a grouped float64 ``conv2d`` on CPU.
-    """
-    size = taps.numel()
-    if padding:
-        images = F.pad(images, (padding, padding, padding, padding))
-    rows = images.contiguous().unfold(-1, size, 1) @ taps  # [N, C, H, W']
-    cols = rows.transpose(-1, -2).contiguous().unfold(-1, size, 1) @ taps  # [N, C, W', H']
-    return cols.transpose(-1, -2)
-
-
-def ssim_map(predicted: Tensor, target: Tensor, border: Border = "same") -> Tensor:
-    """Local SSIM of image pairs.
-
-    Args:
-        predicted: [N, H, W, 3] in [0, 1].
-        target: [N, H, W, 3] in [0, 1].
-        border: ``"same"`` (zero padding, 3DGS) or ``"valid"`` (window inside the image, scikit-image).
-
-    Returns:
-        [N, 3, H', W'] SSIM map (H' = H for ``"same"``, H - 10 for ``"valid"``); float64 on CPU,
-        float32 on other devices.
-    """
-    if border == "valid" and min(predicted.shape[1], predicted.shape[2]) < WINDOW:
-        raise DataError(
-            f"SSIM with border='valid' needs images of at least {WINDOW}x{WINDOW} pixels, "
-            f"got {predicted.shape[2]}x{predicted.shape[1]}"
-        )
-    dtype = torch.float64 if predicted.device.type == "cpu" else torch.float32
-    x = predicted.to(dtype).permute(0, 3, 1, 2)
-    y = target.to(dtype).permute(0, 3, 1, 2)
-    taps = gaussian_taps(dtype=dtype).to(x.device)
-    pad = WINDOW // 2 if border == "same" else 0
-    mu_x, mu_y, xx, yy, xy = _blur(torch.cat([x, y, x * x, y * y, x * y]), taps, pad).chunk(5)
-    var_x = xx - mu_x * mu_x
-    var_y = yy - mu_y * mu_y
-    cov = xy - mu_x * mu_y
-    num = (2.0 * mu_x * mu_y + C1) * (2.0 * cov + C2)
-    den = (mu_x * mu_x + mu_y * mu_y + C1) * (var_x + var_y + C2)
-    return num / den
-
-
-def ssim_per_frame(predicted: Tensor, target: Tensor, border: Border = "same") -> Tensor:
-    """Mean SSIM of each frame pair ([F, H, W, 3] each) -> [F] float64."""
-    return ssim_map(predicted, target, border).mean(dim=(1, 2, 3)).double()
 
 
 class SsimConfig(RegionMetricConfig):
@@ -143,4 +83,16 @@ SPEC = ComponentSpec(
     description="SSIM (Gaussian window 11, sigma 1.5, as 3DGS) on the face region or the full frame",
 )
 
-__all__ = ["SPEC", "SsimConfig", "SsimEvaluator", "gaussian_taps", "ssim_map", "ssim_per_frame"]
+__all__ = [
+    "C1",
+    "C2",
+    "SIGMA",
+    "SPEC",
+    "WINDOW",
+    "Border",
+    "SsimConfig",
+    "SsimEvaluator",
+    "gaussian_taps",
+    "ssim_map",
+    "ssim_per_frame",
+]
