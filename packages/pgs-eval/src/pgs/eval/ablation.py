@@ -3,15 +3,21 @@
 Each variant changes only the component names of the base config (density strategy of both
 branches; fusion module of the face and of the inside-mouth branch, see `TABLE3_VARIANTS`) and
 the output folder; everything else (data, stages, seed, losses, rasterizer) is shared, so rows
-differ only by the ablated component. Variants train one after another into ``<out>/<slug>/``
-(``checkpoints/``, ``report.json``, ``train.jsonl``, ``curves.png``), are evaluated self-driven
+differ only by the ablated component. It is a preset of ``pgs sweep`` (`pgs.eval.sweep`): one
+speaker, the chosen variants, one seed (the config's) or several (``--seeds``). Variants train
+(locally one after another, or as Ray tasks) into ``<out>/<slug>/`` (several seeds:
+``<out>/<slug>/seed-<k>/``; ``checkpoints/``, ``report.json``, ``train.jsonl``, ``curves.png``,
+``result.json``), are evaluated self-driven
 exactly like ``pgs eval`` (``<out>/<slug>/eval/``: metrics.json, table1.md, strips.png) and get a
 Fig. 5 style density picture of their face Gaussians in the first held-out frame
 (``<out>/<slug>/density.png``, all side by side in ``<out>/fig5_density.png``). The table goes
-to ``<out>/table3.md`` and every row's report to ``<out>/ablation.json``.
+to ``<out>/table3.md`` (mean ± 95 % CI cells with several seeds) and every run's report, the
+per-variant intervals and the paired differences to ``<out>/ablation.json``; the sweep's own
+``sweep.md``, ``sweep.json`` and ``sweep_points.png`` are written beside them.
 
-A variant whose folder already holds a finished run with the same config is evaluated again
-without retraining; an interrupted one continues from its ``checkpoints/last.pt``.
+A variant whose folder holds a finished run (``result.json``) with the same config and evaluation
+options is skipped; one with ``final.pt`` is evaluated again without retraining; an interrupted
+one continues from its ``checkpoints/last.pt``.
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +34,21 @@ import numpy as np
 
 from pgs.core.errors import ConfigError, DataError
 from pgs.core.io.atomic import atomic_write_bytes, atomic_write_text
-from pgs.eval.figures import density_picture_image, frame_strip_png
-from pgs.eval.report import write_report
-from pgs.eval.selfdriven import EvalOptions, SelfDrivenResult, evaluate_self_driven, face_means2d
-from pgs.eval.tables import TABLE3_VARIANTS, AblationRow, AblationVariant, table3_markdown
+from pgs.eval.report import EvaluationReport
+from pgs.eval.selfdriven import EvalOptions
+from pgs.eval.tables import (
+    TABLE3_METRICS,
+    TABLE3_VARIANTS,
+    AblationRow,
+    AblationVariant,
+    protocol_lines,
+    table3_markdown,
+)
 
 if TYPE_CHECKING:
     from pgs.core.training.config import TrainConfig
+    from pgs.eval.sweep.aggregate import Summary, SweepFiles
+    from pgs.eval.sweep.spec import Sweep
 
 #: ablation.json format identifier.
 ABLATION_SCHEMA = "pgs-eval/ablation/1"
@@ -121,106 +134,36 @@ def variant_config(base: TrainConfig, variant: AblationVariant, output: Path) ->
 
 @dataclass
 class VariantResult:
-    """One trained and evaluated variant.
+    """One trained and evaluated variant run (one seed).
 
     Attributes:
         variant: the configuration.
+        seed: training seed.
         folder: its run folder.
-        evaluation: the self-driven evaluation.
-        num_gaussians: face + mouth Gaussians after training.
-        density_picture: [H + 14, W, 3] uint8 Fig. 5 style picture.
+        result: the run's ``result.json`` data (report, Gaussian counts, training facts).
         retrained: False when a finished run was reused.
     """
 
     variant: AblationVariant
+    seed: int
     folder: Path
-    evaluation: SelfDrivenResult
-    num_gaussians: int
-    density_picture: np.ndarray
+    result: dict[str, Any]
     retrained: bool
+
+    @property
+    def num_gaussians(self) -> int:
+        """Face + mouth Gaussians after training."""
+        return int(self.result.get("num_gaussians_total") or 0)
+
+    @property
+    def report(self) -> EvaluationReport:
+        """The self-driven evaluation report."""
+        return EvaluationReport.from_dict(self.result["report"], str(self.folder / "result.json"))
 
     @property
     def row(self) -> AblationRow:
         """The Table 3 row."""
-        return AblationRow(self.variant, self.evaluation.report, self.num_gaussians)
-
-
-def _saved_config(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _comparable(config: dict[str, Any]) -> dict[str, Any]:
-    """A config dict without the fields that do not change what is trained (device)."""
-    return {k: v for k, v in config.items() if k != "device"}
-
-
-def _train(config: TrainConfig, folder: Path, retrain: bool) -> tuple[Any, Any, Any, dict[str, Any], bool]:
-    """Train (or reuse / continue) one variant; returns (head, train_set, val_set, report, trained)."""
-    from pgs.core.training.trainer import Trainer
-
-    final = folder / "checkpoints" / "final.pt"
-    last = folder / "checkpoints" / "last.pt"
-    if retrain and folder.exists():
-        shutil.rmtree(folder)
-    saved = _saved_config(folder)
-    if folder.exists() and saved is not None and _comparable(saved) != _comparable(config.model_dump(mode="json")):
-        raise ConfigError(
-            f"{folder}: holds a run with a different config; pass --retrain to replace it or choose another --out"
-        )
-    if final.is_file() and (folder / "report.json").is_file():
-        return (*_reuse(final, config), json.loads((folder / "report.json").read_text(encoding="utf-8")), False)
-    trainer = Trainer.from_checkpoint(last, quiet=True) if last.is_file() else Trainer(config, quiet=True)
-    result = trainer.run()
-    if not result.finished:
-        raise KeyboardInterrupt
-    return trainer.head, trainer.train_set, trainer.val_set, result.report, True
-
-
-def _reuse(final: Path, config: TrainConfig) -> tuple[Any, Any, Any]:
-    from pgs.core.data.dataset import SpeakerDataset
-    from pgs.core.inference import load_head
-
-    loaded = load_head(final, config.device)
-    audio = config.data.audio
-    train_set = SpeakerDataset.open(
-        config.data.folder, "train", audio=audio.name, audio_params=audio.params, require_aus=config.data.require_aus
-    )
-    val_set = SpeakerDataset.open(config.data.folder, "val", audio=train_set.audio, require_aus=config.data.require_aus)
-    return loaded.head, train_set, val_set
-
-
-def run_variant(
-    base: TrainConfig, variant: AblationVariant, out: Path, options: EvalOptions, retrain: bool = False
-) -> VariantResult:
-    """Train, evaluate and picture one variant into ``out/<slug>/``."""
-    folder = out / variant_slug(variant)
-    config = variant_config(base, variant, folder)
-    if options.device != config.device:
-        config = config.resolved(device=options.device)
-    head, train_set, val_set, report, trained = _train(config, folder, retrain)
-    counts = report.get("num_gaussians") or {}
-    total = int(sum(counts.values())) if isinstance(counts, dict) else int(counts or 0)
-    evaluation = evaluate_self_driven(
-        head,
-        train_set,
-        val_set,
-        options,
-        method=variant.name,
-        train_time_s=report.get("training_seconds"),
-        meta={"run": str(folder), "variant": variant_slug(variant), "num_gaussians": counts},
-    )
-    eval_dir = folder / "eval"
-    write_report(evaluation.report, eval_dir)
-    frame_strip_png(evaluation.predicted, evaluation.target, eval_dir / "strips.png")
-    first = val_set[evaluation.indices[0]]
-    means2d, image = face_means2d(head, first, options.device)
-    height, width = int(image.shape[0]), int(image.shape[1])
-    picture = density_picture_image(means2d, width, height, background=image, label=variant_slug(variant))
-    _write_png(picture, folder / "density.png")
-    return VariantResult(variant, folder, evaluation, total, picture, trained)
+        return AblationRow(self.variant, self.report, self.num_gaussians)
 
 
 def _write_png(array: np.ndarray, path: Path) -> Path:
@@ -229,6 +172,13 @@ def _write_png(array: np.ndarray, path: Path) -> Path:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _read_png(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def density_montage(pictures: Sequence[np.ndarray], gap: int = 4) -> np.ndarray:
@@ -251,10 +201,12 @@ class AblationOutputs:
 
     Attributes:
         folder: the ablation folder.
-        results: one per variant, in Table 3 order.
+        results: one per finished (variant, seed) run, in Table 3 order, then seed order.
         table: ``table3.md``.
         summary: ``ablation.json``.
         montage: ``fig5_density.png``.
+        sweep: the sweep's files (``sweep.md``, ``sweep.json``, ``sweep_points.png``).
+        failed: ``(run id, last error)`` of runs that failed after their retries.
     """
 
     folder: Path
@@ -262,6 +214,41 @@ class AblationOutputs:
     table: Path
     summary: Path
     montage: Path
+    sweep: SweepFiles
+    failed: list[tuple[str, str]]
+
+
+def ablation_sweep(
+    base: TrainConfig,
+    out: Path,
+    variants: Sequence[AblationVariant],
+    options: EvalOptions,
+    seeds: Sequence[int] | None = None,
+    retries: int = 0,
+) -> Sweep:
+    """The sweep `pgs ablate` runs: the variants on the base config's speaker.
+
+    One seed (default: the config's) keeps the historical layout ``<out>/<slug>/``; several seeds
+    go to ``<out>/<slug>/seed-<k>/``.
+    """
+    from pgs.eval.sweep.spec import Resources, Sweep, Variant, build_runs, default_pairs
+
+    seeds = list(seeds) if seeds else [base.seed]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds: duplicates in {seeds}")
+    if options.device != base.device:
+        base = base.resolved(device=options.device)
+    chosen = [Variant(variant_slug(v), variant_slug(v), (), v.name) for v in variants]
+    folder = Path(base.data.folder)  # type: ignore[arg-type]
+    speakers = {folder.name or "speaker": folder}
+
+    def folder_of(speaker: str, variant: str, seed: int) -> Path:
+        return out / variant if len(seeds) == 1 else out / variant / f"seed-{seed}"
+
+    runs = build_runs(
+        base.model_dump(mode="json"), chosen, speakers, seeds, options, Resources(), folder_of, "ablation"
+    )
+    return Sweep("ablation", out, runs, chosen, speakers, seeds, retries, default_pairs(chosen))
 
 
 def run_ablation(
@@ -271,8 +258,14 @@ def run_ablation(
     options: EvalOptions | None = None,
     retrain: bool = False,
     on_variant: Callable[[AblationVariant, int, int], None] | None = None,
+    seeds: Sequence[int] | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    num_cpus: int | None = None,
+    retries: int = 0,
+    quiet: bool = True,
 ) -> AblationOutputs:
-    """Train and evaluate Table 3 variants sequentially and write the table and pictures.
+    """Train and evaluate Table 3 variants through `pgs.eval.sweep` and write the table and pictures.
 
     Args:
         base: the run config the variants are derived from (data, stages, seed, ...).
@@ -280,12 +273,21 @@ def run_ablation(
         variants: which variants (default: all five).
         options: evaluation options (as ``pgs eval``).
         retrain: retrain variants whose folder already holds a run.
-        on_variant: called as ``on_variant(variant, position, total)`` before each variant.
+        on_variant: called as ``on_variant(variant, position, total)`` as each run starts (local)
+            or is submitted (Ray).
+        seeds: training seeds (default: the config's seed only).
+        executor: ``local`` (default: this process, one run after another) or ``ray``.
+        address: Ray cluster address (default: embedded Ray).
+        num_cpus: CPUs of the embedded Ray.
+        retries: extra attempts of a failed run.
+        quiet: no live progress table.
 
     Raises:
         ConfigError / PluginError / DataError: before any training when a variant's config is
             invalid or a component is missing.
     """
+    from pgs.eval.sweep import run_sweep
+
     options = options or EvalOptions()
     out = Path(out)
     chosen = list(variants) if variants is not None else list(TABLE3_VARIANTS)
@@ -297,33 +299,90 @@ def run_ablation(
         raise DataError(f"{base.data.folder}: speaker folder not found")
     for variant in chosen:  # every variant validates (plugins installed) before the first training
         variant_config(base, variant, out / variant_slug(variant))
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for position, variant in enumerate(chosen):
+    sweep = ablation_sweep(base, out, chosen, options, seeds, retries)
+    by_slug = {variant_slug(v): v for v in chosen}
+    order = [r.run_id for r in sweep.runs]
+
+    def started(run: Any) -> None:
         if on_variant is not None:
-            on_variant(variant, position, len(chosen))
-        results.append(run_variant(base, variant, out, options, retrain))
-    table = atomic_write_text(out / "table3.md", table3_markdown([r.row for r in results]))
+            on_variant(by_slug[run.variant], order.index(run.run_id), len(order))
+
+    done = run_sweep(
+        sweep,
+        executor=executor,
+        address=address,
+        num_cpus=num_cpus,
+        retries=retries,
+        retrain=retrain,
+        quiet=quiet,
+        on_start=started,
+    )
+    results = [
+        VariantResult(
+            by_slug[s.run.variant], s.run.seed, s.run.folder, s.result, bool(s.result.get("trained")) and not s.reused
+        )
+        for s in done.outcome.states
+        if s.result is not None
+    ]
+    failed = [(s.run.run_id, s.errors[-1] if s.errors else "failed") for s in done.outcome.failed]
+    if not results:
+        raise DataError(f"{out}: every ablation run failed: " + "; ".join(f"{r}: {e}" for r, e in failed))
+    table = atomic_write_text(out / "table3.md", _table3(results, sweep, done.files.summary))
     summary = {
         "schema": ABLATION_SCHEMA,
+        "seeds": list(sweep.seeds),
         "rows": [
             {
                 "variant": r.variant.name,
                 "slug": variant_slug(r.variant),
+                "seed": r.seed,
                 "density": r.variant.density,
                 "face_fusion": r.variant.face_fusion,
                 "mouth_fusion": r.variant.mouth_fusion,
                 "num_gaussians": r.num_gaussians,
                 "run": str(r.folder),
                 "retrained": r.retrained,
-                "report": r.evaluation.report.to_dict(),
+                "report": r.result["report"],
             }
             for r in results
         ],
+        "summary": json.loads(done.files.json.read_text(encoding="utf-8"))["summary"]["overall"],
+        "comparisons": [c.to_dict() for c in done.files.summary.comparisons if c.scope == "overall"],
+        "failed": [{"run": r, "error": e} for r, e in failed],
     }
     summary_path = atomic_write_text(out / "ablation.json", json.dumps(summary, indent=2) + "\n")
-    montage = _write_png(density_montage([r.density_picture for r in results]), out / "fig5_density.png")
-    return AblationOutputs(out, results, table, summary_path, montage)
+    first_seed = [r for r in results if r.seed == sweep.seeds[0]] or results
+    pictures = [_read_png(r.folder / "density.png") for r in first_seed]
+    montage = _write_png(density_montage(pictures), out / "fig5_density.png")
+    return AblationOutputs(out, results, table, summary_path, montage, done.files, failed)
+
+
+def _table3(results: Sequence[VariantResult], sweep: Sweep, summary: Summary) -> str:
+    """``table3.md``: one seed: the Table 3 layout as before; several: mean ± 95 % CI cells over seeds."""
+    from pgs.eval.sweep.aggregate import OVERALL, components, table3_ci
+
+    if len(sweep.seeds) == 1:
+        text = table3_markdown([r.row for r in results])
+        return text + (
+            "\nConfidence intervals: one seed per variant, so none (n < 2); `pgs ablate --seeds 0 1 2` "
+            "gives mean ± 95 % CI and paired differences (sweep.md).\n"
+        )
+    rows = []
+    for variant in sweep.variants:
+        config = next((r.run.config for r in sweep.runs if r.variant == variant.name), {})
+        rows.append((variant.name, variant.label, *components(config)))
+    reports = [r.report for r in results]
+    frames = ", ".join(str(c) for c in sorted({r.frames for r in reports}))
+    lines = [
+        f"### Table 3: ablation (mean ± 95 % CI over seeds {sweep.seeds})",
+        "",
+        *table3_ci(summary, OVERALL, rows),
+        "",
+        f"Protocol: each variant trained with each seed and evaluated self-driven ({frames} frames); "
+        "cells: mean ± half-width of the Student-t 95 % interval; paired differences in sweep.md.",
+        *protocol_lines([(f"{r.variant.name} (seed {r.seed})", r.report) for r in results], TABLE3_METRICS),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 __all__ = [
@@ -331,9 +390,9 @@ __all__ = [
     "VARIANT_SLUGS",
     "AblationOutputs",
     "VariantResult",
+    "ablation_sweep",
     "density_montage",
     "run_ablation",
-    "run_variant",
     "select_variants",
     "variant_config",
     "variant_slug",

@@ -167,6 +167,9 @@ examples:
   pgs ablate run.yaml --variants full gradient-concat
         only some variants (slugs: gradient-concat, pixel-concat, mgf-no-mouth, mgf-no-face, full)
   pgs ablate run.yaml --retrain      train again even where a finished run exists
+  pgs ablate run.yaml --seeds 0 1 2 --executor ray --num-cpus 6
+        three seeds per variant as Ray tasks: table3.md with mean ± 95 % CI, sweep.md with
+        paired differences (a variant is "better" only when the CI of its difference excludes 0)
 
 Variants (density; fusion face / mouth):
   gradient-concat  gradient;    concat-mlp / concat-mlp
@@ -174,8 +177,9 @@ Variants (density; fusion face / mouth):
   mgf-no-mouth     pixel-aware; mgf / concat-mlp   (MGF without the mouth module)
   mgf-no-face      pixel-aware; concat-mlp / mgf   (without the face module)
   full             pixel-aware; mgf / mgf
-A finished variant with the same config is re-evaluated without retraining; an interrupted one
-continues from its last checkpoint.
+pgs ablate is a preset of pgs sweep (one speaker). A finished run (result.json, same config and
+evaluation options) is skipped; one with final.pt is re-evaluated without retraining; an
+interrupted one continues from its last checkpoint.
 """
 
 
@@ -184,12 +188,25 @@ def _ablate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, metavar="DIR", help="ablation folder (default: <config output>/ablation)")
     parser.add_argument("--variants", nargs="+", metavar="NAME", help="variants to run (default: all five)")
     parser.add_argument("--retrain", action="store_true", help="retrain variants whose folder holds a run")
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, metavar="K",
+        help="training seeds (default: the config's); several give mean ± 95 %% CI and paired differences",
+    )
+    parser.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="local (default: one run after another in this process) or ray (embedded, or --address)",
+    )
+    parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (with --executor ray)")
+    parser.add_argument("--num-cpus", type=int, metavar="N", help="CPUs of the embedded Ray")
+    parser.add_argument("--retries", type=int, default=0, metavar="N", help="extra attempts of a failed run")
+    parser.add_argument("--progress", action="store_true", help="show the live table of runs (pgs sweep's)")
     _evaluation_arguments(parser)
 
 
 def _ablate_run(args: argparse.Namespace) -> int:
     from pgs.core.cli.console import stderr, stdout
     from pgs.core.config import load_config
+    from pgs.core.errors import ConfigError
     from pgs.core.training.config import TrainConfig
     from pgs.eval.ablation import run_ablation, select_variants, variant_slug
 
@@ -201,18 +218,28 @@ def _ablate_run(args: argparse.Namespace) -> int:
     def announce(variant: AblationVariant, position: int, total: int) -> None:
         stderr.print(f"[{position + 1}/{total}] {variant_slug(variant)}: {variant.name}", markup=False)
 
+    if args.retries < 0:
+        raise ConfigError(f"--retries: must be >= 0, got {args.retries}")
     outputs = run_ablation(
         config,
         out,
         select_variants(args.variants),
         _options(args, config.device),
         retrain=args.retrain,
-        on_variant=announce,
+        on_variant=None if args.progress else announce,
+        seeds=args.seeds,
+        executor=args.executor,
+        address=args.address,
+        num_cpus=args.num_cpus,
+        retries=args.retries,
+        quiet=not args.progress,
     )
     stdout.print(outputs.table.read_text(encoding="utf-8"), markup=False, highlight=False)
-    stdout.print(f"wrote {outputs.table.name}, {outputs.summary.name}, {outputs.montage.name} to {outputs.folder}",
-                 markup=False)
-    return 0
+    stdout.print(f"wrote {outputs.table.name}, {outputs.summary.name}, {outputs.montage.name}, "
+                 f"{outputs.sweep.markdown.name} to {outputs.folder}", markup=False)
+    for run_id, error in outputs.failed:
+        stderr.print(f"failed: {run_id}: {error}", markup=False)
+    return 1 if outputs.failed else 0
 
 
 ABLATE = CommandSpec(
