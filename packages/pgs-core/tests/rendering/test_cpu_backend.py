@@ -137,7 +137,7 @@ def test_dense_float64_reference(seed: int, n: int, size: tuple[int, int], camer
     gaussians, cams = random_scene(seed, n, *size, cameras=cameras, sh_degree=3)
     ref = dense_render(gaussians, cams, eps2d=0.3, z_min=0.2)
     with torch.no_grad():
-        out = CpuRasterizer().render(gaussians, cams)
+        out = CpuRasterizer().render(gaussians, cams, with_pixel_counts=True)
     torch.testing.assert_close(out.color.double(), ref.color, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out.alpha.double(), ref.alpha, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out.depth.double(), ref.depth, atol=1e-5, rtol=1e-5)

@@ -345,6 +345,10 @@ class DensityStrategy(ABC, Generic[StateT]):
     dicts when it densifies or prunes and keeps optimizer state row-aligned.
     """
 
+    #: Whether the strategy reads `RenderResult.pixel_counts`: the trainer asks the rasterizer for
+    #: them (``with_pixel_counts``) only then. True unless a strategy says otherwise.
+    needs_pixel_counts: bool = True
+
     @abstractmethod
     def initial_state(self, params: Mapping[str, nn.Parameter], scene_extent: float) -> StateT:
         """Create the run state (accumulators) for `params`; `scene_extent` scales 3D thresholds."""
@@ -446,15 +450,30 @@ class Evaluator(ABC):
 
 # ====================================================================================== rasterizers
 
+#: Eq. 5 pixel-counting rule of rasterizers (`RasterizerConfig.pixel_count_rule`).
+PixelCountRule = Literal["paper", "pixel-gs"]
+
 
 class RasterizerConfig(ComponentConfig):
-    """Shared settings of rasterizer backends (the standard 3DGS rules)."""
+    """Shared settings of rasterizer backends (the standard 3DGS rules, and the Eq. 5 counting rule)."""
 
     tile_size: int = Field(16, gt=0, le=64, description="Square tile size in pixels.")
     eps2d: float = Field(0.3, ge=0, description="Low-pass filter added to the 2D covariance (pixels^2).")
     z_min: float = Field(
         0.2, gt=0, description="Eq. 4 validity: pixel counts are zero for Gaussians at camera depth <= z_min."
     )
+    pixel_count_rule: PixelCountRule = Field(
+        "paper",
+        description=(
+            "Eq. 5 pixel counting: 'paper' counts a pixel when the transmittance before the Gaussian is "
+            ">= 1e-4 (as Eq. 5 reads: the Gaussian that saturates a pixel counts); 'pixel-gs' when the "
+            "transmittance after it is (the Pixel-GS/3DGS stop rule: only composited pixels count)."
+        ),
+    )
+
+
+#: Values of `RasterizerConfig.pixel_count_rule` (see `pgs.core.rendering.result.RenderResult`).
+PIXEL_COUNT_RULES: tuple[str, ...] = ("paper", "pixel-gs")
 
 
 class Rasterizer(ABC):
@@ -464,16 +483,30 @@ class Rasterizer(ABC):
     config: RasterizerConfig
 
     @abstractmethod
-    def render(self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None = None) -> RenderResult:
+    def render(
+        self,
+        gaussians: GaussianParams,
+        cameras: Cameras,
+        sh_degree: int | None = None,
+        *,
+        with_pixel_counts: bool | None = None,
+    ) -> RenderResult:
         """Render `gaussians` into every camera.
 
         Args:
             gaussians: N Gaussians (raw parameters).
             cameras: C cameras of one image size.
             sh_degree: SH degree to evaluate (default: all stored coefficients).
+            with_pixel_counts: compute `RenderResult.pixel_counts` (Eq. 5, by
+                ``config.pixel_count_rule``). None (default): only on the training path, i.e. when
+                autograd is enabled and a tensor of `gaussians` requires grad; inference gets
+                ``pixel_counts=None``. The trainer passes its density strategy's
+                `DensityStrategy.needs_pixel_counts`.
 
         Returns:
             The `RenderResult`; gradients flow to every tensor of `gaussians` and to `means2d`.
+            Without gradients (``torch.no_grad()`` or nothing requiring grad) backends take
+            their inference fast path: nothing is kept for a backward pass.
         """
 
 
@@ -491,6 +524,8 @@ __all__ = [
     "FusionConfig",
     "FusionModule",
     "MetricValue",
+    "PIXEL_COUNT_RULES",
+    "PixelCountRule",
     "Rasterizer",
     "RasterizerConfig",
     "StreamingAudioEncoder",

@@ -3,7 +3,11 @@
 Same signature and rules as `pgs.core.rendering.composite_torch.composite` (rasterizer contract,
 section 4): 3DGS front-to-back alpha blending (Kerbl et al. 2023, Eq. 3) with alpha clamped at
 0.99, Gaussians with alpha < 1/255 skipped, a pixel stops before the Gaussian that would bring
-its transmittance below 1e-4, and per-Gaussian pixel counts (PGSTalker Eq. 5).
+its transmittance below 1e-4, and per-Gaussian pixel counts (PGSTalker Eq. 5, by rule).
+
+Two paths: the training path (`forward_tiles` keeps intersection records and per-pixel ranges
+for `backward_tiles`, and counts pixels) and, when no gradient is needed and no counts are asked
+for, the inference fast path (`forward_tiles_inference`: the same images, nothing kept).
 
 The kernels run on CPU tensors only. They are parallel over tiles and deterministic (each tile
 writes its own pixels and its own intersection range; per-Gaussian sums are reduced in a fixed
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 # numba's workqueue threading layer must not be entered from two threads at once, and one
 # parallel kernel already uses every core: serialise kernel launches.
 _KERNEL_LOCK = threading.Lock()
+#: `RasterizerConfig.pixel_count_rule` -> the kernels' rule code (None: no counts).
+_COUNT_RULES = {"pixel-gs": _k.COUNT_PIXEL_GS, "paper": _k.COUNT_PAPER, None: 0}
 
 
 def _np(t: Tensor, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -54,6 +60,7 @@ class _CompositeFunction(torch.autograd.Function):
         tile_size: int,
         tiles_x: int,
         tiles_y: int,
+        count_rule: int,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         C, N = opacities.shape
         M = int(gaussian_ids.shape[0])
@@ -92,6 +99,7 @@ class _CompositeFunction(torch.autograd.Function):
                 spans,
                 rows,
                 counts_m,
+                count_rule,
             )
             _k.reduce_counts(starts, ids, N, tiles_x * tiles_y, counts_m, counts)
         trans_t = torch.from_numpy(trans)
@@ -171,10 +179,51 @@ class _CompositeFunction(torch.autograd.Function):
             None,
             None,
             None,
+            None,
         )
 
 
-def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _composite_inference(
+    proj: Projection, bins: TileBins, width: int, height: int, tiles_x: int, tiles_y: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The inference fast path: colour [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1], no graph."""
+    C, N = proj.opacities.shape
+    f32 = np.float32
+    color = np.zeros((C, height, width, 3), f32)
+    depth = np.zeros((C, height, width), f32)
+    trans = np.ones((C, height, width), f32)
+    with _KERNEL_LOCK:
+        _k.forward_tiles_inference(
+            _np(proj.means2d, (C * N, 2), f32),
+            _np(proj.conics, (C * N, 3), f32),
+            _np(proj.colors, (C * N, 3), f32),
+            _np(proj.opacities, (C * N,), f32),
+            _np(proj.depths, (C * N,), f32),
+            _np(bins.tile_starts, (-1,), np.int64),
+            _np(bins.gaussian_ids, (-1,), np.int64),
+            N,
+            width,
+            height,
+            bins.tile_size,
+            tiles_x,
+            tiles_y,
+            color,
+            depth,
+            trans,
+        )
+    dtype = proj.means2d.dtype
+    alpha = (1.0 - torch.from_numpy(trans)).unsqueeze(-1)
+    return torch.from_numpy(color).to(dtype), alpha.to(dtype), torch.from_numpy(depth).unsqueeze(-1).to(dtype)
+
+
+def composite(
+    proj: Projection,
+    bins: TileBins,
+    width: int,
+    height: int,
+    count_rule: str | None = "pixel-gs",
+    backward: bool | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Composite binned, projected Gaussians into images with the compiled CPU kernels.
 
     Args:
@@ -182,11 +231,16 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         bins: the `TileBins` of `proj` for this image size.
         width: image width W.
         height: image height H.
+        count_rule: Eq. 5 pixel-count rule, ``"paper"`` or ``"pixel-gs"``; None skips counting.
+        backward: take the training path (records for a backward pass); None: exactly when
+            autograd records this call (grad mode on and an input requiring grad). Without it
+            and without counts the inference fast path runs (same images, nothing kept).
 
     Returns:
         color [C, H, W, 3] premultiplied, alpha [C, H, W, 1], depth [C, H, W, 1] and pixel counts
-        [C, N] int32 (Eq. 5, before the Eq. 4 mask). color, alpha and depth are differentiable
-        w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities and proj.depths.
+        [C, N] int32 (Eq. 5 by `count_rule`, before the Eq. 4 mask) or None. color, alpha and
+        depth are differentiable w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities
+        and proj.depths (on the training path).
 
     Raises:
         RenderError: a tensor is not on the CPU, the tile size is outside 1..64, the bins do
@@ -228,7 +282,14 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
                 f"cpu rasterizer: one tile is covered by {longest} Gaussians, more than the {_k.MAX_TILE_LIST} "
                 "its kernels index exactly; use a smaller tile_size or the 'torch' backend"
             )
-    return _CompositeFunction.apply(
+    if count_rule not in _COUNT_RULES:
+        raise RenderError(f"cpu rasterizer: pixel_count_rule {count_rule!r} is not one of 'paper', 'pixel-gs'")
+    if backward is None:
+        differentiable = (proj.means2d, proj.conics, proj.colors, proj.opacities, proj.depths)
+        backward = torch.is_grad_enabled() and any(t.requires_grad for t in differentiable)
+    if not backward and count_rule is None:
+        return (*_composite_inference(proj, bins, width, height, tiles_x, tiles_y), None)
+    color, alpha, depth, counts = _CompositeFunction.apply(
         proj.means2d,
         proj.conics,
         proj.colors,
@@ -241,4 +302,6 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         bins.tile_size,
         tiles_x,
         tiles_y,
+        _COUNT_RULES[count_rule if count_rule is not None else "pixel-gs"],
     )
+    return color, alpha, depth, counts if count_rule is not None else None

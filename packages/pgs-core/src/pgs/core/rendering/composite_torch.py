@@ -4,14 +4,18 @@ Rules (rasterizer contract, section 4; 3DGS, Kerbl et al. 2023, Eq. 3): for each
 p, walk its tile's Gaussians front to back; d = mean2d - p,
 sigma = 0.5 (a dx^2 + c dy^2) + b dx dy, alpha = min(0.99, o exp(-sigma)); skip if sigma < 0 or
 alpha < 1/255; if T (1 - alpha) < 1e-4 the pixel is done and this Gaussian is not composited;
-otherwise colour += c alpha T, depth += z alpha T, the Gaussian's pixel count += 1 (PGSTalker
-Eq. 5), T *= 1 - alpha.
+otherwise colour += c alpha T, depth += z alpha T, T *= 1 - alpha. Pixel counts (PGSTalker Eq. 5,
+when asked for): rule ``"pixel-gs"`` counts the composited pixels (T after the Gaussian >= 1e-4);
+rule ``"paper"`` counts every pixel where the Gaussian passes the alpha test and T before it is
+>= 1e-4, which adds the Gaussian that saturates each saturated pixel.
 
 How it is vectorised: all tiles advance together through their depth-sorted lists in blocks of
 K Gaussians ("rounds"). In a round every active tile evaluates a [pixels, K] block of alphas;
 the transmittance inside the block is a cumulative product, so the sequential rules become
 masks: a Gaussian contributes iff it passes the 1/255 test and the transmittance after it stays
->= 1e-4 (transmittance only decreases, so this is exactly the sequential "stop" rule). A tile
+>= 1e-4 (transmittance only decreases, so this is exactly the sequential "stop" rule); the
+paper's count mask is "passes and the transmittance before it >= 1e-4", the same prefix plus the
+saturating Gaussian. A tile
 leaves the loop when its list ends or all its pixels are done, so saturated tiles stop early.
 Blocks grow geometrically (32, 32, 64, 64, ... 256) and each round is split into chunks of tiles
 so that no temporary holds more than `CHUNK_ELEMENTS` values: memory stays bounded for any
@@ -72,6 +76,7 @@ class _Layout:
     lx: Tensor  # [P] pixel column inside a tile
     ly: Tensor  # [P] pixel row inside a tile
     cache_bytes: int = 0  # forward blocks kept for the backward pass (0: recompute all)
+    count_rule: str | None = "pixel-gs"  # Eq. 5 rule of the pixel counts, None: no counts
 
     @property
     def num_tiles(self) -> int:
@@ -102,6 +107,7 @@ class _Block:
     contrib: Tensor  # [B, P, K] 1.0 where the Gaussian is composited into the pixel, else 0.0
     t_excl: Tensor  # [B, P, K] transmittance before each Gaussian
     weight: Tensor  # [B, P, K] alpha * T where contributing, else 0
+    counted: Tensor | None  # [B, P, K] 1.0 where the pixel counts for the Gaussian (Eq. 5), or None
     round_index: int  # round r of `_rounds`
     chunk_index: int  # position of this chunk among the round's chunks
 
@@ -233,6 +239,10 @@ def _rounds(
             t_excl = torch.cat([t0[:, :, None], t_incl[:, :, :-1]], dim=-1)
             weight = alpha * t_excl
             weight.mul_(contrib)
+            if lay.count_rule == "paper":  # Eq. 5 as written: T before the Gaussian >= 1e-4
+                counted = _step(t_excl, T_MIN).mul_(passes)
+            else:  # pixel-gs (composited pixels), or no counts
+                counted = contrib if lay.count_rule is not None else None
             # New transmittance: t_incl at the end of that prefix (Gaussians that do not pass
             # multiply it by exactly 1), or t0 if it is empty. A pixel whose product fell below
             # 1e-4 met its saturating Gaussian and is done.
@@ -240,7 +250,7 @@ def _rounds(
             at_end = torch.gather(t_incl, -1, (kept - 1).clamp_min_(0))[..., 0]
             trans[chunk] = torch.where(kept[..., 0] > 0, at_end, t0)
             live[chunk] = live[chunk] * (kept[..., 0] == K)
-            yield _Block(chunk, fid, g, dx, dy, alpha, raw, contrib, t_excl, weight, r, chunk_index)
+            yield _Block(chunk, fid, g, dx, dy, alpha, raw, contrib, t_excl, weight, counted, r, chunk_index)
         pos[active] += K
         still = (pos[active] < lengths[active]) & (live[active].amax(1) > 0)
         active = active[still]
@@ -299,7 +309,8 @@ class _CompositeFunction(torch.autograd.Function):
             cz = torch.bmm(blk.weight, blk.feat[:, :, rgbz])  # [B, P, 4]
             color[blk.tiles] += cz[..., :3]
             depth[blk.tiles] += cz[..., 3:]
-            counts.index_add_(0, blk.fid.flatten(), blk.contrib.sum(1).flatten().to(torch.int64))
+            if blk.counted is not None:
+                counts.index_add_(0, blk.fid.flatten(), blk.counted.sum(1).flatten().to(torch.int64))
             if not snapshots.enabled:
                 continue
             need = 3 * blk.raw.numel() * blk.raw.element_size()
@@ -409,20 +420,28 @@ class _CompositeFunction(torch.autograd.Function):
         return grad, None
 
 
-def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def composite(
+    proj: Projection, bins: TileBins, width: int, height: int, count_rule: str | None = "pixel-gs"
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Front-to-back alpha compositing of binned, projected Gaussians (3DGS rules).
+
+    Without a gradient to compute (``torch.no_grad()`` or no input requiring grad) this is the
+    inference fast path: no block is cached or snapshotted for a backward pass.
 
     Args:
         proj: projection of N Gaussians into C cameras.
         bins: tile intersections from `bin_tiles` for the same image size.
         width: image width W.
         height: image height H.
+        count_rule: Eq. 5 pixel-count rule, ``"paper"`` or ``"pixel-gs"``; None skips counting.
 
     Returns:
         (color [C, H, W, 3] premultiplied, alpha [C, H, W, 1], depth [C, H, W, 1],
-        counts [C, N] int32 composited pixels per Gaussian). Differentiable w.r.t.
-        proj.means2d, conics, colors, opacities and depths.
+        counts [C, N] int32 pixels per Gaussian by `count_rule` (before the Eq. 4 mask), or None).
+        Differentiable w.r.t. proj.means2d, conics, colors, opacities and depths.
     """
+    if count_rule not in (None, "paper", "pixel-gs"):
+        raise RenderError(f"pixel_count_rule {count_rule!r} is not one of 'paper', 'pixel-gs'")
     C, N = proj.num_cameras, proj.num_gaussians
     ts = bins.tile_size
     if bins.tiles_x != (width + ts - 1) // ts or bins.tiles_y != (height + ts - 1) // ts:
@@ -457,9 +476,10 @@ def composite(proj: Projection, bins: TileBins, width: int, height: int) -> tupl
         lx=local % ts,
         ly=local // ts,
         cache_bytes=CACHE_BYTES if torch.is_grad_enabled() and feat.requires_grad else 0,
+        count_rule=count_rule,
     )
     color, alpha, depth, counts = _CompositeFunction.apply(feat.to(dtype), lay)
-    return color, alpha, depth, counts.view(C, N)
+    return color, alpha, depth, counts.view(C, N) if count_rule is not None else None
 
 
 __all__ = ["BLOCK_SCHEDULE", "CACHE_BYTES", "CHUNK_ELEMENTS", "composite"]

@@ -35,11 +35,14 @@ from pgs.core.rendering.result import RenderResult
 class CpuRasterizer(Rasterizer):
     """Gaussian rasterizer with compiled CPU compositing (3DGS rules, pixel counts of Eqs. 4-5).
 
+    Pixel counts follow ``config.pixel_count_rule`` and are computed only when asked for (see
+    `Rasterizer.render`); renders without gradients take the inference fast path.
+
     Deterministic (bit-identical outputs and gradients from run to run) and safe to call from
     several Python threads (kernel launches are serialised; each uses every core).
 
     Args:
-        config: tile size, low-pass eps2d and the Eq. 4 z_min.
+        config: tile size, low-pass eps2d, the Eq. 4 z_min and the Eq. 5 pixel-count rule.
     """
 
     name = "cpu"
@@ -47,7 +50,14 @@ class CpuRasterizer(Rasterizer):
     def __init__(self, config: RasterizerConfig | None = None) -> None:
         self.config = config if config is not None else RasterizerConfig()
 
-    def render(self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None = None) -> RenderResult:
+    def render(
+        self,
+        gaussians: GaussianParams,
+        cameras: Cameras,
+        sh_degree: int | None = None,
+        *,
+        with_pixel_counts: bool | None = None,
+    ) -> RenderResult:
         """Render `gaussians` into every camera (see `Rasterizer.render`).
 
         Raises:
@@ -59,7 +69,15 @@ class CpuRasterizer(Rasterizer):
                     f"the 'cpu' rasterizer renders CPU tensors only, but the {label} are on {device}; "
                     "use the 'gsplat' backend on CUDA or the 'torch' backend on any device"
                 )
-        return render_pipeline(composite, self.config, gaussians, cameras, sh_degree, binner=bin_tiles_fast)
+        return render_pipeline(
+            composite,
+            self.config,
+            gaussians,
+            cameras,
+            sh_degree,
+            binner=bin_tiles_fast,
+            with_pixel_counts=with_pixel_counts,
+        )
 
 
 SPEC: ComponentSpec[RasterizerConfig, CpuRasterizer] = ComponentSpec(

@@ -8,6 +8,8 @@ Eq. 3 alpha blending; pixel counts m_k^i of PGSTalker Eq. 5) over tiles binned b
   only its own pixels and its own range of the intersection list, so the result does not depend
   on thread scheduling. It stores, per pixel, the final transmittance and the end of the
   composited range of the tile list, which the backward pass walks back from.
+- `forward_tiles_inference`: the inference fast path of `forward_tiles` (bit-identical images):
+  no intersection records, masks, per-pixel ends or counts, and empty tiles are not visited.
 - `backward_tiles`: back-to-front per pixel (as in 3DGS), recovering the transmittance before
   each Gaussian by division, writing per-intersection gradients into its tile's range of an
   ``[M, 10]`` buffer.
@@ -79,6 +81,10 @@ GRAD_WIDTH = 10
 LANES = 8
 #: Longest tile list the kernels accept: list positions are kept as exact float32 integers.
 MAX_TILE_LIST = 1 << 24
+#: `forward_tiles` count rules (Eq. 5): composited pixels (T after the Gaussian >= 1e-4) ...
+COUNT_PIXEL_GS = 1
+#: ... or pixels where the transmittance before the Gaussian is >= 1e-4 (the paper's reading).
+COUNT_PAPER = 2
 
 # Field offsets (in floats) inside one chunk of the per-tile state buffers; unsigned, so numba
 # emits no negative-index wrap-around and LLVM sees constant offsets from one pointer.
@@ -135,6 +141,42 @@ def _sigma(dx: float, dy: float, ca: float, cb: float, cc: float) -> float:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _footprint(mx: float, my: float, ca: float, cb: float, cc: float, op: float) -> tuple:
+    """Where a Gaussian can reach alpha >= 1/255: sigma_max, its pixel-row range and span coefficients.
+
+    The pixels a Gaussian can composite into satisfy sigma <= sigma_max. For a conservative
+    superset, the ellipse sigma <= s' with s' = sigma_max (1 + 1e-2) + 0.05 is intersected with
+    each pixel row: with dy = my - (y + 0.5), the pixel columns x satisfy
+    |x + 0.5 - mx - (b / a) dy| <= sqrt(2 s' / a - (det / a^2) dy^2), det = a c - b^2.
+    The margins cover float32 rounding of sigma; the exact alpha test still decides per pixel.
+    Ill-conditioned or non-positive-definite conics fall back to whole tile rows.
+
+    Returns:
+        (sigma_max float32 (-1: never composited), first row, last row, b / a, 2 s' / a,
+        det / a^2, 1.0 for an ellipse span or 0.0 for whole tile rows).
+    """
+    if not op * 255.0 >= 1.0:  # also catches NaN: alpha < 1/255 everywhere, never composited
+        return np.float32(-1.0), 1, 0, 0.0, 0.0, 0.0, 0.0
+    thr = math.log(255.0 * np.float64(op)) + _SIGMA_MARGIN
+    a = np.float64(ca)
+    b = np.float64(cb)
+    c = np.float64(cc)
+    det = a * c - b * b
+    half_trace = 0.5 * (a + c)
+    root = math.sqrt(max(0.0, half_trace * half_trace - det))
+    lam_max = half_trace + root
+    lam_min = det / lam_max if lam_max > 0.0 else 0.0
+    s_wide = thr * 1.01 + 0.05
+    if a > 0.0 and det > 0.0 and lam_min * 1e4 > lam_max:
+        half_h = math.sqrt(2.0 * s_wide * a / det)  # row extent: cov_yy = a / det
+        y = np.float64(my)
+        first = math.ceil(y - half_h - 0.5 - _SPAN_PAD)
+        last = math.floor(y + half_h - 0.5 + _SPAN_PAD)
+        return np.float32(thr), first, last, b / a, 2.0 * s_wide / a, det / (a * a), 1.0
+    return np.float32(thr), -(1 << 30), 1 << 30, 0.0, 0.0, 0.0, 0.0  # whole tile rows
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _pack(
     m: int,
     g: int,
@@ -147,15 +189,7 @@ def _pack(
     spans: np.ndarray,
     rows: np.ndarray,
 ) -> None:
-    """Write intersection record `m` for Gaussian row `g`, with its row range and span coefficients.
-
-    The pixels a Gaussian can composite into satisfy sigma <= sigma_max. For a conservative
-    superset, the ellipse sigma <= s' with s' = sigma_max (1 + 1e-2) + 0.05 is intersected with
-    each pixel row: with dy = my - (y + 0.5), the pixel columns x satisfy
-    |x + 0.5 - mx - (b / a) dy| <= sqrt(2 s' / a - (det / a^2) dy^2), det = a c - b^2.
-    The margins cover float32 rounding of sigma; the exact alpha test still decides per pixel.
-    Ill-conditioned or non-positive-definite conics fall back to whole tile rows.
-    """
+    """Write intersection record `m` for Gaussian row `g`, with its row range and span coefficients (`_footprint`)."""
     op = opacities[g]
     ca = conics[g, 0]
     cb = conics[g, 1]
@@ -172,51 +206,38 @@ def _pack(
     packed[m, 10] = depths[g]
     packed[m, 11] = _ZERO
     rows[m, 2] = 0  # mask of the chunks (or rows) where the forward pass composites a pixel
-    if not op * 255.0 >= 1.0:  # also catches NaN: alpha < 1/255 everywhere, never composited
-        packed[m, 6] = np.float32(-1.0)
-        rows[m, 0] = 1
-        rows[m, 1] = 0
-        return
-    thr = math.log(255.0 * np.float64(op)) + _SIGMA_MARGIN
-    packed[m, 6] = np.float32(thr)
-    a = np.float64(ca)
-    b = np.float64(cb)
-    c = np.float64(cc)
-    det = a * c - b * b
-    half_trace = 0.5 * (a + c)
-    root = math.sqrt(max(0.0, half_trace * half_trace - det))
-    lam_max = half_trace + root
-    lam_min = det / lam_max if lam_max > 0.0 else 0.0
-    s_wide = thr * 1.01 + 0.05
-    if a > 0.0 and det > 0.0 and lam_min * 1e4 > lam_max:
-        my = np.float64(means2d[g, 1])
-        half_h = math.sqrt(2.0 * s_wide * a / det)  # row extent: cov_yy = a / det
-        rows[m, 0] = math.ceil(my - half_h - 0.5 - _SPAN_PAD)
-        rows[m, 1] = math.floor(my + half_h - 0.5 + _SPAN_PAD)
-        spans[m, 0] = b / a
-        spans[m, 1] = 2.0 * s_wide / a
-        spans[m, 2] = det / (a * a)
-        spans[m, 3] = 1.0
-    else:
-        rows[m, 0] = -(1 << 30)
-        rows[m, 1] = 1 << 30
-        spans[m, 3] = 0.0  # whole tile rows
+    thr, first, last, s0, s1, s2, s3 = _footprint(means2d[g, 0], means2d[g, 1], ca, cb, cc, op)
+    packed[m, 6] = thr
+    rows[m, 0] = first
+    rows[m, 1] = last
+    spans[m, 0] = s0
+    spans[m, 1] = s1
+    spans[m, 2] = s2
+    spans[m, 3] = s3
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _span_at(
+    mx: float, my: float, s0: float, s1: float, s2: float, s3: float, py: float, x0: int, x1: int
+) -> tuple[int, int]:
+    """Half-open pixel column range of row centre `py` a `_footprint` (s0..s3) may cover, clipped to [x0, x1)."""
+    if s3 == 0.0:
+        return x0, x1
+    dy = np.float64(my) - py
+    disc = s1 - s2 * dy * dy
+    if disc < 0.0:
+        return x0, x0
+    half_w = math.sqrt(disc)
+    centre = np.float64(mx) + s0 * dy - 0.5
+    lo = max(x0, math.ceil(centre - half_w - _SPAN_PAD))
+    hi = min(x1, math.floor(centre + half_w + _SPAN_PAD) + 1)
+    return lo, hi
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _row_span(m: int, py: float, x0: int, x1: int, packed: np.ndarray, spans: np.ndarray) -> tuple[int, int]:
     """Half-open pixel column range of row centre `py` that intersection `m` may cover, clipped to [x0, x1)."""
-    if spans[m, 3] == 0.0:
-        return x0, x1
-    dy = np.float64(packed[m, 1]) - py
-    disc = spans[m, 1] - spans[m, 2] * dy * dy
-    if disc < 0.0:
-        return x0, x0
-    half_w = math.sqrt(disc)
-    centre = np.float64(packed[m, 0]) + spans[m, 0] * dy - 0.5
-    lo = max(x0, math.ceil(centre - half_w - _SPAN_PAD))
-    hi = min(x1, math.floor(centre + half_w + _SPAN_PAD) + 1)
-    return lo, hi
+    return _span_at(packed[m, 0], packed[m, 1], spans[m, 0], spans[m, 1], spans[m, 2], spans[m, 3], py, x0, x1)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -254,6 +275,52 @@ def _record(packed: np.ndarray, m: int) -> tuple:
         packed[m, 9],
         packed[m, 10],
     )
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _new_tile_state(tw: int, th: int) -> tuple:
+    """A tile's forward state: (chunks per row, state buffer, live pixels per chunk, live pixels per row).
+
+    The buffer is laid out [row, chunk, field, lane] with fields T, r, g, b, depth, end, live;
+    T and live start at 1 for the tile's pixels, lanes past its right edge stay dead (live = 0).
+    """
+    chunks_per_row = (tw + LANES - 1) // LANES
+    chunk_floats = _FWD_FIELDS * LANES
+    state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
+    chunk_live = np.zeros(th * chunks_per_row, np.int64)
+    for yy in range(th):
+        for xx in range(tw):
+            chunk = yy * chunks_per_row + xx // LANES
+            i = chunk * chunk_floats + xx % LANES
+            state[i] = _ONE  # transmittance
+            state[i + 6 * LANES] = _ONE  # live
+            chunk_live[chunk] += 1
+    return chunks_per_row, state, chunk_live, np.full(th, tw, np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _write_tile(
+    state: np.ndarray,
+    chunks_per_row: int,
+    cam: int,
+    x0: int,
+    y0: int,
+    x1: int,
+    y1: int,
+    out_color: np.ndarray,
+    out_depth: np.ndarray,
+    out_trans: np.ndarray,
+) -> None:
+    """Copy a tile's final T, colour and depth from its state buffer into the images."""
+    chunk_floats = _FWD_FIELDS * LANES
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            i = ((y - y0) * chunks_per_row + (x - x0) // LANES) * chunk_floats + (x - x0) % LANES
+            out_trans[cam, y, x] = state[i]
+            out_color[cam, y, x, 0] = state[i + LANES]
+            out_color[cam, y, x, 1] = state[i + 2 * LANES]
+            out_color[cam, y, x, 2] = state[i + 3 * LANES]
+            out_depth[cam, y, x] = state[i + 4 * LANES]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -344,8 +411,9 @@ def forward_tiles(
     spans: np.ndarray,
     rows: np.ndarray,
     counts_m: np.ndarray,
+    count_rule: int,
 ) -> None:
-    """Front-to-back compositing of every tile of every camera.
+    """Front-to-back compositing of every tile of every camera (the training path).
 
     Each pixel sees its tile's list front to back exactly as the contract says; the Gaussians
     are the outer loop and each visits only the 8-pixel chunks its ellipse can reach in each row
@@ -375,11 +443,15 @@ def forward_tiles(
         rows: [M, 3] int64, written (same rows): first and last pixel row each intersection may
             cover, and a bit mask of where it composited a pixel: a bit per chunk (row-major)
             when the tile has at most 64 chunks (16-pixel tiles have 32), else a bit per row.
-        counts_m: [M] int32, written: composited pixels of each intersection.
+        counts_m: [M] int32, written: pixels of each intersection counted by `count_rule`.
+        count_rule: Eq. 5 rule of `counts_m`: `COUNT_PIXEL_GS` (composited pixels: T after the
+            Gaussian >= 1e-4) or `COUNT_PAPER` (T before it >= 1e-4: the composited pixels plus
+            those the Gaussian saturates).
     """
     tiles_per_cam = tiles_x * tiles_y
     num_tiles = tile_starts.shape[0] - 1
     chunk_floats = _FWD_FIELDS * LANES
+    count_saturating = count_rule == COUNT_PAPER
     for t in prange(num_tiles):
         cam, x0, y0, x1, y1 = _tile_box(t, tiles_per_cam, tiles_x, tile_size, width, height)
         start = tile_starts[t]
@@ -389,19 +461,8 @@ def forward_tiles(
             counts_m[m] = 0  # stays 0 for intersections after the tile is saturated
         tw = x1 - x0
         th = y1 - y0
-        chunks_per_row = (tw + LANES - 1) // LANES
-        # [row, chunk, field, lane]; lanes past the tile's right edge stay dead (live = 0)
-        state = np.zeros(th * chunks_per_row * chunk_floats, np.float32)
-        chunk_live = np.zeros(th * chunks_per_row, np.int64)
+        chunks_per_row, state, chunk_live, row_live = _new_tile_state(tw, th)
         per_chunk = th * chunks_per_row <= 64  # the composited mask has a bit per chunk, else per row
-        for yy in range(th):
-            for xx in range(tw):
-                chunk = yy * chunks_per_row + xx // LANES
-                i = chunk * chunk_floats + xx % LANES
-                state[i] = _ONE  # transmittance
-                state[i + 6 * LANES] = _ONE  # live
-                chunk_live[chunk] += 1
-        row_live = np.full(th, tw, np.int64)
         rows_active = th
         for m in range(start, end):
             # packed on first use: records after the tile saturates are never written (nor read)
@@ -413,6 +474,7 @@ def forward_tiles(
             mx, my, ca, cb, cc, op, c_r, c_g, c_b, z = _record(packed, m)
             position = np.float32(m - start + 1)
             n_comp = 0
+            n_counted = 0
             composited = np.int64(0)
             for y in range(ylo, yhi):
                 yy = y - y0
@@ -443,22 +505,127 @@ def forward_tiles(
                     if not per_chunk:
                         composited |= np.int64(1) << np.int64(yy)
                 if n_sat:
+                    # Eq. 5 as written: a live pixel's T before the Gaussian is >= 1e-4, so the
+                    # Gaussian that saturates it counts under the paper's rule
+                    if count_saturating:
+                        n_counted += n_sat
                     row_live[yy] -= n_sat
                     if row_live[yy] == 0:
                         rows_active -= 1
-            counts_m[m] = n_comp
+            counts_m[m] = n_comp + n_counted
             rows[m, 2] = composited
             if rows_active == 0:
                 break
+        _write_tile(state, chunks_per_row, cam, x0, y0, x1, y1, out_color, out_depth, out_trans)
         for y in range(y0, y1):
             for x in range(x0, x1):
                 i = ((y - y0) * chunks_per_row + (x - x0) // LANES) * chunk_floats + (x - x0) % LANES
-                out_trans[cam, y, x] = state[i]
-                out_color[cam, y, x, 0] = state[i + LANES]
-                out_color[cam, y, x, 1] = state[i + 2 * LANES]
-                out_color[cam, y, x, 2] = state[i + 3 * LANES]
-                out_depth[cam, y, x] = state[i + 4 * LANES]
                 out_last[cam, y, x] = start + np.int64(state[i + 5 * LANES])
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def forward_tiles_inference(
+    means2d: np.ndarray,
+    conics: np.ndarray,
+    colors: np.ndarray,
+    opacities: np.ndarray,
+    depths: np.ndarray,
+    tile_starts: np.ndarray,
+    gaussian_ids: np.ndarray,
+    num_gaussians: int,
+    width: int,
+    height: int,
+    tile_size: int,
+    tiles_x: int,
+    tiles_y: int,
+    out_color: np.ndarray,
+    out_depth: np.ndarray,
+    out_trans: np.ndarray,
+) -> None:
+    """The inference fast path of `forward_tiles`: the same images, nothing kept for a backward pass.
+
+    The same front-to-back loop with the same float32 operations per pixel (so colour, depth
+    and transmittance are bit-identical), minus what only training needs: no intersection
+    records, row ranges or composited masks are written (each Gaussian's footprint lives in
+    registers), no per-pixel end of range, no pixel counts; tiles without intersections are not
+    visited at all (the caller pre-fills the outputs with an empty image).
+
+    Args:
+        means2d: [C*N, 2] float32 pixel centres.
+        conics: [C*N, 3] float32 (a, b, c) inverse 2D covariances.
+        colors: [C*N, 3] float32 colours.
+        opacities: [C*N] float32 opacities in [0, 1].
+        depths: [C*N] float32 camera depths.
+        tile_starts: [C*tiles_y*tiles_x + 1] int64 CSR offsets into `gaussian_ids`.
+        gaussian_ids: [M] int64 Gaussian index (into N) of each intersection, depth-sorted per tile.
+        num_gaussians: N.
+        width: W.
+        height: H.
+        tile_size: tile edge in pixels.
+        tiles_x: tiles per row.
+        tiles_y: tiles per column.
+        out_color: [C, H, W, 3] float32, zero-filled by the caller; written where tiles have Gaussians.
+        out_depth: [C, H, W] float32, zero-filled by the caller; written likewise.
+        out_trans: [C, H, W] float32, one-filled by the caller; written likewise.
+    """
+    tiles_per_cam = tiles_x * tiles_y
+    num_tiles = tile_starts.shape[0] - 1
+    chunk_floats = _FWD_FIELDS * LANES
+    for t in prange(num_tiles):
+        start = tile_starts[t]
+        end = tile_starts[t + 1]
+        if end == start:  # an empty tile: the pre-filled empty image is its result
+            continue
+        cam, x0, y0, x1, y1 = _tile_box(t, tiles_per_cam, tiles_x, tile_size, width, height)
+        base = cam * num_gaussians
+        tw = x1 - x0
+        th = y1 - y0
+        chunks_per_row, state, chunk_live, row_live = _new_tile_state(tw, th)
+        rows_active = th
+        for m in range(start, end):
+            g = base + gaussian_ids[m]
+            mx = means2d[g, 0]
+            my = means2d[g, 1]
+            ca = conics[g, 0]
+            cb = conics[g, 1]
+            cc = conics[g, 2]
+            op = opacities[g]
+            _thr, first, last, s0, s1, s2, s3 = _footprint(mx, my, ca, cb, cc, op)
+            ylo = max(first, y0)
+            yhi = min(last + 1, y1)
+            if ylo >= yhi:
+                continue
+            c_r = colors[g, 0]
+            c_g = colors[g, 1]
+            c_b = colors[g, 2]
+            z = depths[g]
+            for y in range(ylo, yhi):
+                yy = y - y0
+                if row_live[yy] == 0:
+                    continue
+                py = np.float32(y) + _HALF
+                lo, hi = _span_at(mx, my, s0, s1, s2, s3, np.float64(py), x0, x1)
+                if lo >= hi:
+                    continue
+                dy = my - py
+                n_sat = 0
+                for k in range((lo - x0) // LANES, (hi - x0 + LANES - 1) // LANES):
+                    chunk = yy * chunks_per_row + k
+                    if chunk_live[chunk] == 0:
+                        continue
+                    px = np.float32(x0 + k * LANES) + _HALF
+                    _comp, sat = _forward_chunk(
+                        state, np.uint64(chunk * chunk_floats), px, dy, mx, ca, cb, cc, op, c_r, c_g, c_b, z, _ZERO
+                    )
+                    n_sat += sat
+                    chunk_live[chunk] -= sat
+                if n_sat:
+                    row_live[yy] -= n_sat
+                    if row_live[yy] == 0:
+                        rows_active -= 1
+            if rows_active == 0:
+                break
+        _write_tile(state, chunks_per_row, cam, x0, y0, x1, y1, out_color, out_depth, out_trans)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})

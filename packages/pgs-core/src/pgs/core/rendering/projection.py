@@ -142,6 +142,20 @@ def screen_radius(cov2d_a: Tensor, cov2d_b: Tensor, cov2d_c: Tensor, opacities: 
     return torch.ceil(torch.sqrt(torch.clamp_min(extent2 * lam, 0.0)))
 
 
+def _affine3(mat: Tensor, points: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """``mat[:, :, :3] @ p + mat[:, :, 3]`` for [C, 3, 4] `mat` and [N, 3] `points`, entry by entry.
+
+    Returns:
+        (x, y, z), each [C, N].
+    """
+    px, py, pz = points.unbind(-1)
+    rows = []
+    for r in range(3):
+        m = mat[:, r, :, None]  # [C, 4, 1]
+        rows.append(m[:, 0] * px + m[:, 1] * py + m[:, 2] * pz + m[:, 3])
+    return rows[0], rows[1], rows[2]
+
+
 def _project_covariance(
     j00: Tensor, j02: Tensor, j11: Tensor, j12: Tensor, rot_v: Tensor, cov_w: tuple[Tensor, ...]
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -201,10 +215,11 @@ def project(
     width, height = int(cameras.width), int(cameras.height)
 
     rot_v = viewmats[:, :3, :3]  # [C, 3, 3]
-    t_v = viewmats[:, :3, 3]  # [C, 3]
-    means_c = gaussians.means[None] @ rot_v.transpose(1, 2) + t_v[:, None, :]  # [C, N, 3]
+    # Camera-space centres written out per entry (not a batched matmul, whose blocking depends
+    # on N): each Gaussian's projection is then bitwise independent of the others, so adding
+    # or removing a Gaussian cannot move another across the 1/255 or 1e-4 cut-offs.
+    tx, ty, tz = _affine3(viewmats[:, :3, :4], gaussians.means)  # [C, N] each
     cov_w = covariance3d_entries(gaussians.quats, torch.exp(gaussians.log_scales))  # 6 x [N]
-    tx, ty, tz = means_c.unbind(-1)  # [C, N]
     depth_ok = (tz > cameras.near) & (tz < cameras.far)
     z = torch.where(depth_ok, tz, torch.ones_like(tz))  # safe divisor: culled ones get zero grad
     fx, fy = Ks[:, 0, 0, None], Ks[:, 1, 1, None]  # [C, 1]
@@ -225,7 +240,9 @@ def project(
     det = torch.clamp_min(det_raw, 1e-10)
     conics = torch.stack([c / det, -b / det, a / det], -1)  # [C, N, 3]
 
-    means2d = (means_c @ Ks[:, :2, :3].transpose(1, 2)) / z[..., None]  # [C, N, 2]
+    u = Ks[:, 0, 0, None] * tx + Ks[:, 0, 1, None] * ty + Ks[:, 0, 2, None] * tz  # K (x, y, z), per entry
+    v = Ks[:, 1, 0, None] * tx + Ks[:, 1, 1, None] * ty + Ks[:, 1, 2, None] * tz
+    means2d = torch.stack([u / z, v / z], -1)  # [C, N, 2]
 
     opac = torch.sigmoid(gaussians.opacity_logits)
     opacities = opac[None, :].expand(cameras.num, -1)

@@ -19,8 +19,14 @@ class RenderResult:
             screen-space gradients that density control reads.
         radii: [C, N] integer pixel radii (0 = not visible in that camera).
         depths: [C, N] camera-space depth z of each Gaussian centre.
-        pixel_counts: [C, N] the paper's m_k^i (Eqs. 4-5): pixels where the Gaussian's alpha
-            >= 1/255 and the transmittance before it >= 1e-4, zero for Gaussians failing Eq. 4.
+        pixel_counts: [C, N] int32, the paper's m_k^i (Eqs. 4-5), zero for Gaussians failing Eq. 4;
+            None when the render was not asked for counts (``with_pixel_counts``; inference by
+            default). A pixel counts for a Gaussian when its alpha >= 1/255 and, by the
+            rasterizer's ``pixel_count_rule``: ``"paper"`` (default) the transmittance before
+            the Gaussian T_i = prod_{j in front, alpha_j >= 1/255} (1 - alpha_j) is >= 1e-4, as
+            Eq. 5 reads, so the Gaussian that saturates a pixel counts too; ``"pixel-gs"`` the
+            transmittance after it, T_i (1 - alpha_i), is >= 1e-4: exactly the composited
+            pixels (the 3DGS stop rule Pixel-GS counts with).
         width: image width W.
         height: image height H.
     """
@@ -31,7 +37,7 @@ class RenderResult:
     means2d: Tensor
     radii: Tensor
     depths: Tensor
-    pixel_counts: Tensor
+    pixel_counts: Tensor | None
     width: int
     height: int
 

@@ -20,8 +20,11 @@ from pgs.core.rendering.result import RenderResult
 class TorchRasterizer(Rasterizer):
     """Pure-PyTorch Gaussian rasterizer (3DGS rules, pixel counts of Eqs. 4-5).
 
+    Pixel counts follow ``config.pixel_count_rule`` and are computed only when asked for (see
+    `Rasterizer.render`).
+
     Args:
-        config: tile size, low-pass eps2d and the Eq. 4 z_min.
+        config: tile size, low-pass eps2d, the Eq. 4 z_min and the Eq. 5 pixel-count rule.
     """
 
     name = "torch"
@@ -29,9 +32,18 @@ class TorchRasterizer(Rasterizer):
     def __init__(self, config: RasterizerConfig | None = None) -> None:
         self.config = config if config is not None else RasterizerConfig()
 
-    def render(self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None = None) -> RenderResult:
+    def render(
+        self,
+        gaussians: GaussianParams,
+        cameras: Cameras,
+        sh_degree: int | None = None,
+        *,
+        with_pixel_counts: bool | None = None,
+    ) -> RenderResult:
         """Render `gaussians` into every camera (see `Rasterizer.render`)."""
-        return render_pipeline(composite, self.config, gaussians, cameras, sh_degree)
+        return render_pipeline(
+            composite, self.config, gaussians, cameras, sh_degree, with_pixel_counts=with_pixel_counts
+        )
 
 
 SPEC: ComponentSpec[RasterizerConfig, TorchRasterizer] = ComponentSpec(

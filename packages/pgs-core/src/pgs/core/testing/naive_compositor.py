@@ -17,8 +17,13 @@ from pgs.core.rendering.projection import ALPHA_MAX, ALPHA_MIN, T_MIN, Projectio
 
 
 def naive_composite(
-    proj: Projection, bins: TileBins, width: int, height: int, chunk_elements: int = 1 << 23
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    proj: Projection,
+    bins: TileBins,
+    width: int,
+    height: int,
+    count_rule: str | None = "pixel-gs",
+    chunk_elements: int = 1 << 23,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Composite with padded per-tile lists and autograd (see the module docstring).
 
     Args:
@@ -26,10 +31,12 @@ def naive_composite(
         bins: tile intersections.
         width: image width W.
         height: image height H.
+        count_rule: Eq. 5 rule of the counts (``"paper"``: T before the Gaussian >= 1e-4;
+            ``"pixel-gs"``: T after it), or None for no counts.
         chunk_elements: bound on the elements of one [tiles, pixels, L] temporary.
 
     Returns:
-        (color [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1], counts [C, N] int32).
+        (color [C, H, W, 3], alpha [C, H, W, 1], depth [C, H, W, 1], counts [C, N] int32 or None).
     """
     C, N = proj.num_cameras, proj.num_gaussians
     ts, tx, ty = bins.tile_size, bins.tiles_x, bins.tiles_y
@@ -76,13 +83,15 @@ def naive_composite(
         t_final = torch.where(contrib, t_incl, torch.full_like(t_incl, 2.0)).amin(-1).clamp_max(1.0)
         pieces.append(torch.cat([rgbz, (1.0 - t_final)[..., None]], -1))
         index.append(chunk)
-        counts.index_add_(0, fid.flatten(), contrib.sum(1).flatten())
+        counted = ok & (t_excl >= T_MIN) if count_rule == "paper" else contrib
+        counts.index_add_(0, fid.flatten(), counted.sum(1).flatten())
         i = j
     if pieces:
         out = out.index_put((torch.cat(index),), torch.cat(pieces))
     img = out.view(C, ty, tx, ts, ts, 5).permute(0, 1, 3, 2, 4, 5).reshape(C, ty * ts, tx * ts, 5)
     img = img[:, :height, :width]
-    return img[..., :3], img[..., 4:5], img[..., 3:4], counts.view(C, N).to(torch.int32)
+    final_counts = counts.view(C, N).to(torch.int32) if count_rule is not None else None
+    return img[..., :3], img[..., 4:5], img[..., 3:4], final_counts
 
 
 __all__ = ["naive_composite"]
