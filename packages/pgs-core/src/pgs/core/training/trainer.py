@@ -37,6 +37,7 @@ import torch
 from torch import Tensor
 
 from pgs.core.data.dataset import Frame, SpeakerDataset
+from pgs.core.data.prefetch import PREFETCH_DEPTH, FramePrefetcher
 from pgs.core.errors import ConfigError, DataError, PgsError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.groups import DENSITY
@@ -140,6 +141,21 @@ class FrameSampler:
         self.generator.set_state(state["generator"])
         self.order = state["order"].clone()
         self.position = int(state["position"])
+
+    def peek(self, count: int) -> list[int]:
+        """The next `count` indices `next` will return, without advancing (for frame prefetching)."""
+        order, position, generator = self.order, self.position, None
+        out: list[int] = []
+        while len(out) < count:
+            if position >= self.num_frames:
+                if generator is None:  # a copy: the sampler's own generator must not move
+                    generator = torch.Generator().manual_seed(0)
+                    generator.set_state(self.generator.get_state())
+                order = torch.randperm(self.num_frames, generator=generator)
+                position = 0
+            out.append(int(order[position]))
+            position += 1
+        return out
 
 
 def _plain_state(state: Any) -> dict[str, Any]:
@@ -320,6 +336,7 @@ class Trainer:
         self.sampler = FrameSampler(len(self.train_set), config.seed)
         self.mouth_frames = self._mouth_frames()
         self.mouth_sampler = FrameSampler(len(self.mouth_frames), config.seed + 1)
+        self.prefetcher = FramePrefetcher(self.train_set)  # frames decoded ahead; order unchanged
         if resume_from is None and config.init == "carved":
             self._carve_initial_gaussians()
         self.branches = {name: self._branch_training(name) for name in BRANCHES}
@@ -395,8 +412,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def _frame(self, mouth: bool = False) -> Frame:
-        index = self.mouth_frames[self.mouth_sampler.next()] if mouth else self.sampler.next()
-        return self.train_set[index].to(self.device)
+        if mouth:
+            index = self.mouth_frames[self.mouth_sampler.next()]
+            upcoming = [self.mouth_frames[i] for i in self.mouth_sampler.peek(PREFETCH_DEPTH)]
+        else:
+            index = self.sampler.next()
+            upcoming = self.sampler.peek(PREFETCH_DEPTH)
+        return self.prefetcher.get(index, upcoming).to(self.device)
 
     def _branch_step(self, plan: StagePlan) -> dict[str, float]:
         bt = self.branches[plan.branch]
@@ -676,6 +698,7 @@ class Trainer:
                         self.save(STATIC_CHECKPOINT)
         finally:
             log.close()
+            self.prefetcher.close()
         self.elapsed = time.perf_counter() - started
         final = self.save("final.pt")
         report = self._report(done=True)
