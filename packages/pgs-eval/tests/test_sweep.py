@@ -1,0 +1,235 @@
+"""``pgs sweep``: the sweep file, aggregation with CIs, a Ray sweep to the end, and a killed driver resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image
+
+from pgs.core.cli.main import main
+from pgs.core.errors import ConfigError
+from pgs.eval.stats import BETTER, NO_DIFFERENCE, mean_interval
+from pgs.eval.sweep.aggregate import OVERALL, summarize
+from pgs.eval.sweep.spec import apply_overrides, load_sweep, parse_override
+
+ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+def _sweep_file(tmp_path: Path, base: dict[str, Any], **fields: Any) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"base": base, **fields}))
+    return path
+
+
+# ------------------------------------------------------------------------------------------ the sweep file
+
+
+def test_sweep_file_expands_into_validated_runs(tmp_path: Path, make_tiny_config) -> None:
+    (tmp_path / "spk_a").mkdir()
+    (tmp_path / "spk_b").mkdir()
+    base = make_tiny_config(tmp_path / "ignored", tmp_path / "ignored_out")
+    path = _sweep_file(
+        tmp_path,
+        base,
+        output="out",
+        speakers={"a": "spk_a", "b": "spk_b"},
+        variants=["gradient-concat", {"name": "full-short", "preset": "full", "set": {"stages.deform_iterations": 3}}],
+        seeds=[4, 7],
+        set={"eval_frames": 1},
+    )
+    sweep = load_sweep(path, overrides=[parse_override("loss.ssim_weight=0.5")])
+    assert sweep.output == tmp_path / "out"
+    assert [r.run_id for r in sweep.runs] == [
+        f"{s}/{v}/seed-{k}" for s in ("a", "b") for v in ("gradient-concat", "full-short") for k in (4, 7)
+    ]
+    run = next(r for r in sweep.runs if r.run_id == "b/full-short/seed-7")
+    assert run.folder == tmp_path / "out" / "b" / "full-short" / "seed-7"
+    config = run.config
+    assert config["seed"] == 7 and config["output"] == str(run.folder)
+    assert config["data"]["folder"] == str(tmp_path / "spk_b")
+    assert config["model"]["face"]["fusion"]["name"] == "mgf" and config["density"]["face"]["name"] == "pixel-aware"
+    assert config["stages"]["deform_iterations"] == 3 and config["stages"]["static_iterations"] == 10
+    assert config["eval_frames"] == 1 and config["loss"]["ssim_weight"] == 0.5
+    gradient = next(r for r in sweep.runs if r.variant == "gradient-concat")
+    assert gradient.config["density"]["mouth"]["name"] == "gradient"
+    assert gradient.config["stages"]["deform_iterations"] == 10
+    assert gradient.label == "gradient + concat-mlp" and run.label == "full-short"
+    assert sweep.compare == [("full-short", "gradient-concat")]  # no Table 3 pair: each against the first
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"variants": ["nope"]}, "unknown ablation variant"),
+        ({"speakers": {"x": "missing"}}, "speakers.x: .*speaker folder not found"),
+        ({"seeds": [1, 1]}, "seeds: duplicates"),
+        ({"compare": [["full", "other"]]}, "compare"),
+        ({"bogus": 1}, "bogus"),
+        ({"set": {"stages.static_iterations": -1}}, "static_iterations"),
+    ],
+)
+def test_sweep_file_errors_name_the_problem(
+    tmp_path: Path, make_tiny_config, fields: dict[str, Any], message: str
+) -> None:
+    (tmp_path / "spk").mkdir()
+    base = make_tiny_config(tmp_path / "spk", tmp_path / "o")
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(_sweep_file(tmp_path, base, **fields))
+
+
+def test_overrides() -> None:
+    assert parse_override("a.b=3") == ("a.b", 3)
+    assert parse_override("x=[1, 2]") == ("x", [1, 2])
+    assert parse_override("name=pixel-aware") == ("name", "pixel-aware")
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_override("novalue")
+    data = {"a": {"b": 1}, "c": 2}
+    assert apply_overrides(data, {"a.d.e": 5}, "t") == {"a": {"b": 1, "d": {"e": 5}}, "c": 2}
+    assert data == {"a": {"b": 1}, "c": 2}  # not modified
+    with pytest.raises(ConfigError, match="c is not a section"):
+        apply_overrides(data, {"c.x": 1}, "t")
+
+
+def test_sweep_cli_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("base: {}\nvariants: [full]\n")
+    assert main(["sweep", str(path), "--executor", "local"]) == 2
+    assert "speakers: none given and the base config has no data.folder" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
+# ------------------------------------------------------------------------------------------ aggregation
+
+
+def _result(speaker: str, variant: str, seed: int, psnr: float, lpips: float) -> dict[str, Any]:
+    return {
+        "speaker": speaker,
+        "variant": variant,
+        "seed": seed,
+        "num_gaussians_total": 500,
+        "training": {"seconds": 10.0},
+        "report": {"metrics": {"PSNR": {"value": psnr}, "LPIPS": {"value": lpips}, "LSE-D": {"value": None}}},
+    }
+
+
+def test_summary_overall_averages_speakers_per_seed_and_pairs_by_seed() -> None:
+    results = []
+    for seed, noise in zip((0, 1, 2), (0.0, 1.5, -1.2), strict=True):
+        results += [
+            _result("a", "base", seed, 30.0 + noise, 0.10),
+            _result("a", "new", seed, 30.4 + noise, 0.10 + 0.01 * seed),
+            _result("b", "base", seed, 20.0 + noise, 0.20),
+            _result("b", "new", seed, 20.6 + noise, 0.20 - 0.01 * seed),
+        ]
+    summary = summarize(results, ["a", "b"], [("new", "base")])
+    overall = summary.intervals[OVERALL]["new"]["PSNR"]
+    assert overall.values == pytest.approx((25.5, 27.0, 24.3))  # speaker means per seed
+    assert overall.half_width == pytest.approx(mean_interval([25.5, 27.0, 24.3]).half_width)
+    assert summary.intervals["a"]["base"]["PSNR"].values == pytest.approx((30.0, 31.5, 28.8))
+    assert "LSE-D" not in summary.intervals["a"]["base"]  # not computed -> not averaged
+    by_key = {(c.scope, c.metric): c for c in summary.comparisons}
+    assert by_key[("a", "PSNR")].difference.mean == pytest.approx(0.4)
+    assert by_key[("a", "PSNR")].verdict == BETTER  # +0.4 on every seed: the interval is [0.4, 0.4]
+    assert by_key[(OVERALL, "PSNR")].difference.mean == pytest.approx(0.5)
+    assert by_key[(OVERALL, "LPIPS")].verdict == NO_DIFFERENCE  # +0.01 k and -0.01 k cancel
+    assert by_key[("a", "LPIPS")].difference.values == pytest.approx((0.0, 0.01, 0.02))
+    assert by_key[("a", "LPIPS")].verdict == NO_DIFFERENCE  # the interval of (0, .01, .02) contains 0
+    assert ("a", "Gaussians") not in by_key  # no direction: not compared
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+
+def _tiny_sweep(tmp_path: Path, speaker: Path, make_tiny_config, **fields: Any) -> Path:
+    base = make_tiny_config(speaker, tmp_path / "unused", iterations=(4, 4, 2))
+    spec = {
+        "output": str(tmp_path / "sweep"),
+        "variants": ["pixel-concat", "full"],
+        "seeds": [0, 1],
+        "evaluation": {"max_frames": 2, "fps_frames": 0},
+        "retries": 0,
+        **fields,
+    }
+    return _sweep_file(tmp_path, base, **spec)
+
+
+def _check_outputs(out: Path) -> dict[str, Any]:
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["schema"] == "pgs-eval/sweep/1"
+    assert [r["state"] for r in summary["runs"]] == ["done"] * 4
+    for variant in ("pixel-concat", "full"):
+        psnr = summary["summary"][OVERALL][variant]["PSNR"]
+        assert psnr["n"] == 2 and psnr["ci_low"] <= psnr["mean"] <= psnr["ci_high"]
+        assert len(psnr["values"]) == 2 and psnr["half_width"] > 0
+    pairs = {(c["a"], c["b"], c["metric"]) for c in summary["comparisons"]}
+    assert ("full", "pixel-concat", "PSNR") in pairs
+    markdown = (out / "sweep.md").read_text()
+    assert "Table 1: self-driven reconstruction (mean ± 95 % CI)" in markdown and " ± " in markdown
+    assert "full − pixel-concat" in markdown and "Table 3: ablation" in markdown
+    with Image.open(out / "sweep_points.png") as plot:
+        assert plot.size[0] > 200
+    for seed in (0, 1):
+        result = json.loads((out / "spk" / "full" / f"seed-{seed}" / "result.json").read_text())
+        assert result["config"]["seed"] == seed and result["config"]["model"]["mouth"]["fusion"]["name"] == "mgf"
+    return summary
+
+
+def test_sweep_on_embedded_ray(tiny_speaker: Path, tmp_path: Path, make_tiny_config, monkeypatch) -> None:
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'pgs-eval[ray]')")
+    for key, value in ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    path = _tiny_sweep(tmp_path, tiny_speaker, make_tiny_config)
+    assert main(["sweep", str(path), "--num-cpus", "2", "--quiet"]) == 0
+    summary = _check_outputs(tmp_path / "sweep")
+    assert {r["reused"] for r in summary["runs"]} == {False}
+    status = json.loads((tmp_path / "sweep" / "sweep_status.json").read_text())
+    assert status["executor"] == "ray" and status["counts"]["done"] == 4
+    # a second pass skips every finished run (no Ray needed) and writes the same numbers
+    assert main(["sweep", str(path), "--executor", "local", "--quiet"]) == 0
+    again = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert {r["reused"] for r in again["runs"]} == {True}
+    assert again["summary"] == summary["summary"]
+
+
+def test_killed_driver_resumes(tiny_speaker: Path, tmp_path: Path, make_tiny_config) -> None:
+    path = _tiny_sweep(tmp_path, tiny_speaker, make_tiny_config, set={"checkpoint_every": 2})
+    out = tmp_path / "sweep"
+    second = out / "spk" / "pixel-concat" / "seed-1"
+    code = "import sys; from pgs.core.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    args = [sys.executable, "-c", code, "sweep", str(path), "--executor", "local", "--quiet"]
+    env = {**os.environ, **ENV, "TORCH_HOME": str(tmp_path / "torch_home")}
+    driver = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300
+    while not (second / "checkpoints" / "last.pt").exists():  # the second run is training
+        assert driver.poll() is None, driver.stderr.read().decode() if driver.stderr else ""
+        assert time.monotonic() < deadline, "the sweep never reached its second run"
+        time.sleep(0.05)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait(timeout=60)
+    first = out / "spk" / "pixel-concat" / "seed-0" / "result.json"
+    finished = first.stat().st_mtime_ns
+    assert not (second / "result.json").exists()
+
+    assert main(["sweep", str(path), "--executor", "local", "--quiet"]) == 0
+    summary = _check_outputs(out)
+    reused = {r["run_id"]: r["reused"] for r in summary["runs"]}
+    assert reused == {
+        "spk/pixel-concat/seed-0": True,
+        "spk/pixel-concat/seed-1": False,
+        "spk/full/seed-0": False,
+        "spk/full/seed-1": False,
+    }
+    assert first.stat().st_mtime_ns == finished  # skipped, not redone
+    resumed = json.loads((second / "result.json").read_text())
+    assert resumed["resumed_from_step"] and resumed["resumed_from_step"] >= 2  # from its last checkpoint
+    assert resumed["training"]["global_step"] == 2 * (4 + 4) + 2  # and to the end of the schedule
