@@ -30,6 +30,8 @@ examples:
   pgs eval final.pt --static-checkpoint runs/a_static/checkpoints/final.pt
         adds the static-only baseline (canonical Gaussians, no deformation) to metrics.json
   pgs eval final.pt --static --quiet      the checkpoint itself rendered static, no progress bar
+  pgs eval final.pt --landmarks fan --lse-crop frame
+        LMD with face-alignment FAN on both sides (the papers'); LSE on whole frames resized to 224
 
 LMD: on a speaker with landmarks3d.npy (pgs synth) the predicted mouth landmarks are tracked
 through the model and compared with the exact landmarks.npy; on a prepped real speaker MediaPipe
@@ -52,18 +54,28 @@ def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--landmarker", type=Path, metavar="PATH", help="MediaPipe face_landmarker.task for LMD on real data"
     )
+    parser.add_argument(
+        "--lse-crop", choices=("face", "frame"), default="face",
+        help="LSE input: face (syncnet_python's crop around the face box: tracked landmarks or MediaPipe; "
+        "default) or frame (whole frame resized to 224)",
+    )
+    parser.add_argument(
+        "--landmarks", choices=("auto", "tracked", "exact", "mediapipe", "fan"), default="auto",
+        help="LMD landmarks: auto (tracked on a synthetic speaker, else MediaPipe vs landmarks.npy), tracked, exact "
+        "(MediaPipe on renders vs landmarks.npy), mediapipe (on both sides), fan (face-alignment FAN on both)",
+    )
     parser.add_argument("--max-frames", type=int, metavar="N", help="evaluate the first N held-out frames only")
     parser.add_argument(
         "--fps-frames", type=int, default=100, metavar="N", help="timed frames of the FPS measurement (0: skip)"
     )
-    parser.add_argument("--device", help="torch device (pgs eval default: cpu; pgs ablate default: the config's)")
+    parser.add_argument("--device", help="torch device (eval: auto = CUDA when available; ablate: the config's)")
     parser.add_argument(
         "--static", action="store_true",
         help="render the checkpoint with its canonical Gaussians (no deformation), for debugging",
     )
 
 
-def _options(args: argparse.Namespace, device: str = "cpu") -> EvalOptions:
+def _options(args: argparse.Namespace, device: str = "auto") -> EvalOptions:
     from pgs.eval.selfdriven import EvalOptions
 
     return EvalOptions(
@@ -76,6 +88,8 @@ def _options(args: argparse.Namespace, device: str = "cpu") -> EvalOptions:
         fps_warmup=min(10, args.fps_frames),
         device=args.device or device,
         static=args.static,
+        lse_crop=args.lse_crop,
+        landmarks=args.landmarks,
     )
 
 

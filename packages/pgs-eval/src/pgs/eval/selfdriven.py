@@ -31,6 +31,7 @@ from torch import Tensor
 from pgs.core.errors import DataError
 from pgs.core.interfaces import MetricValue
 from pgs.eval.benchmark import BenchmarkRegions, benchmark_regions, image_protocols, image_scores, mean_training_image
+from pgs.eval.lse_crop import EVALUATOR_CROP, LseCrop, face_box_landmarks
 from pgs.eval.report import EvaluationReport, evaluate_frames
 from pgs.eval.speaker_landmarks import (
     NO_LANDMARKER,
@@ -59,6 +60,9 @@ if TYPE_CHECKING:
     from pgs.core.training.config import TrainConfig
 
 Region = Literal["face", "full"]
+#: LMD landmark sources of ``pgs eval --landmarks`` (see `EvalOptions`).
+LandmarkChoice = Literal["auto", "tracked", "exact", "mediapipe", "fan"]
+LANDMARK_CHOICES: tuple[str, ...] = ("auto", "tracked", "exact", "mediapipe", "fan")
 
 #: Note of LMD on real data without a landmark model.
 LMD_NO_LANDMARKS = NO_LANDMARKER
@@ -79,9 +83,16 @@ class EvalOptions:
         fps_frames: timed frames of the FPS measurement (0: FPS not measured).
         fps_warmup: untimed warm-up frames before timing.
         anchors: Gaussians per tracked landmark.
-        device: torch device of rendering and the learned metrics.
+        device: torch device of rendering and the learned metrics (``auto``: CUDA when available).
         static: render the canonical Gaussians (``render_frame(static=True)``, no deformation) instead
             of the audio-driven head (debugging; the static-only baseline of this checkpoint).
+        lse_crop: ``face`` (syncnet_python's crop around the face box, `pgs.eval.lse_crop`) or
+            ``frame`` (the whole frame resized to 224).
+        landmarks: LMD's landmark source: ``auto`` (tracked on a synthetic speaker, else MediaPipe on
+            the renders against landmarks.npy), ``tracked`` (tracked through the model vs the exact
+            landmarks.npy; synthetic speakers), ``exact`` (MediaPipe on the renders vs the folder's
+            landmarks.npy), ``mediapipe`` (MediaPipe on renders and ground truth) or ``fan``
+            (face-alignment FAN on both, as the papers).
     """
 
     region: Region = "face"
@@ -92,12 +103,21 @@ class EvalOptions:
     fps_frames: int = 100
     fps_warmup: int = 10
     anchors: int = 8
-    device: str = "cpu"
+    device: str = "auto"
     static: bool = False
+    lse_crop: LseCrop = "face"
+    landmarks: LandmarkChoice = "auto"
 
     def __post_init__(self) -> None:
+        from pgs.core.devices import resolve_device
+
+        object.__setattr__(self, "device", str(resolve_device(self.device)))  # "auto" -> cuda or cpu
         if self.region not in ("face", "full"):
             raise DataError(f"region must be 'face' or 'full', got {self.region!r}")
+        if self.lse_crop not in EVALUATOR_CROP:
+            raise DataError(f"lse_crop must be 'face' or 'frame', got {self.lse_crop!r}")
+        if self.landmarks not in LANDMARK_CHOICES:
+            raise DataError(f"landmarks must be one of {', '.join(LANDMARK_CHOICES)}, got {self.landmarks!r}")
         if self.max_frames is not None and self.max_frames < 1:
             raise DataError(f"max_frames must be >= 1, got {self.max_frames}")
         if self.fps_frames < 0 or self.fps_warmup < 0:
@@ -116,7 +136,7 @@ class EvalOptions:
             "psnr": {"region": self.region},
             "ssim": {"region": self.region},
             "lpips": {"region": self.region, "device": device},
-            "lse": {"device": device},
+            "lse": {"device": device, "crop": EVALUATOR_CROP[self.lse_crop]},
         }
         if self.lpips_weights is not None:
             configs["lpips"]["backbone_weights"] = str(self.lpips_weights)
@@ -316,8 +336,22 @@ def plan_landmarks(
         progress: progress callback.
     """
     truth = torch.stack([f.landmarks for f in frames]) if frames[0].landmarks is not None else None  # type: ignore[misc]
+    if options.landmarks == "fan":  # the papers' detector on both sides, run by the lmd evaluator
+        return LandmarkPlan({"source": "fan", "device": options.device})
     landmarks3d = load_landmarks3d(val_set.folder, int(max(train_set.img_ids.max(), val_set.img_ids.max())) + 1)
-    if landmarks3d is not None and truth is not None and not (options.static and options.landmarker is not None):
+    if options.landmarks == "tracked" and (landmarks3d is None or truth is None):
+        raise DataError(
+            f"{val_set.folder}: --landmarks tracked needs landmarks3d.npy and landmarks.npy (a pgs synth speaker)"
+        )
+    if options.landmarks == "exact" and truth is None:
+        raise DataError(f"{val_set.folder}: --landmarks exact needs the folder's landmarks.npy")
+    tracked_ok = options.landmarks in ("auto", "tracked")
+    if (
+        tracked_ok
+        and landmarks3d is not None
+        and truth is not None
+        and not (options.static and options.landmarker is not None)
+    ):
         if options.static:
             note = "n/a: tracked landmarks follow the deformation, undefined for --static renders; use --landmarker"
             lmd_value = _not_computed("LMD", False, "LMD in pixels, mouth points 48-67 mean-centred", note)
@@ -327,7 +361,8 @@ def plan_landmarks(
     choice = resolve_landmarker(options.landmarker, val_set.folder)
     if choice.path is None:
         return LandmarkPlan(scores=not_available(choice))
-    return LandmarkPlan(scores=real_mouth_scores(images[0], images[1], truth, choice, progress))
+    target = None if options.landmarks == "mediapipe" else truth  # mediapipe: the detector on both sides
+    return LandmarkPlan(scores=real_mouth_scores(images[0], images[1], target, choice, progress))
 
 
 def evaluate_self_driven(
@@ -407,6 +442,9 @@ def _table1_report(
     metrics += ["fps"] if options.fps_frames > 0 else []
     configs = {k: v for k, v in configs.items() if k in metrics}
     preloaded = [f.to(options.device) for f in frames]
+    lse_landmarks = plan.predicted
+    if "lse" in metrics and options.syncnet_weights is not None and options.lse_crop == "face":
+        lse_landmarks = face_box_landmarks(predicted, plan.predicted, options.landmarker, val_set.folder)
 
     def render_one(i: int) -> Tensor:
         f = preloaded[i]
@@ -416,7 +454,8 @@ def _table1_report(
 
     report = evaluate_frames(
         predicted, target, metrics=metrics, configs=configs, region_masks=masks,
-        predicted_landmarks=plan.predicted, target_landmarks=plan.target,
+        predicted_landmarks=plan.predicted if plan.lmd_config is not None else lse_landmarks,
+        target_landmarks=plan.target,
         audio=None if audio is None else audio[0], sample_rate=16000 if audio is None else audio[1], fps=fps,
         render_frame=render_one if options.fps_frames > 0 else None, device=options.device,
         method=method, train_time_s=train_time_s, meta=dict(meta or {}),
@@ -552,11 +591,15 @@ def evaluate_cross_driven(
         metrics, configs = ["lmd"], {}
         note = "n/a: driven by precomputed features (.npy), no waveform for SyncNet"
         missing = [_not_computed("LSE-D", False, "SyncNet", note), _not_computed("LSE-C", True, "SyncNet", note)]
+    face_boxes = None
+    if "lse" in metrics and options.syncnet_weights is not None and options.lse_crop == "face":
+        face_boxes = face_box_landmarks(predicted, None, options.landmarker, frames.folder)
     report = evaluate_frames(
         predicted,
         None,
         metrics=metrics,
         configs=configs,
+        predicted_landmarks=face_boxes,
         audio=None if waveform is None else waveform[0],
         sample_rate=16000 if waveform is None else waveform[1],
         fps=fps,
