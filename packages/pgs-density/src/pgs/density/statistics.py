@@ -35,6 +35,8 @@ def check_render(render: RenderResult, n: int) -> None:
         )
     for name in ("radii", "depths", "pixel_counts"):
         value = getattr(render, name)
+        if value is None and name == "pixel_counts":  # not asked for (strategies that need them say so)
+            continue
         if tuple(value.shape) != (c, n):
             raise ValueError(f"render.{name}: expected shape [{c}, {n}], got {list(value.shape)}")
     if render.width <= 0 or render.height <= 0:
@@ -76,6 +78,11 @@ def pixel_weights(render: RenderResult, z_min: float) -> Tensor:
     A view is valid for a Gaussian when its radius is > 0 and its camera depth is > `z_min`;
     the rasterizer's `pixel_counts` already count only the pixels of Eq. 5.
     """
+    if render.pixel_counts is None:
+        raise ValueError(
+            "render.pixel_counts is None: render with with_pixel_counts=True (the trainer does so for "
+            "strategies whose needs_pixel_counts is True)"
+        )
     valid = (render.radii > 0) & (render.depths.detach() > z_min)
     return torch.where(valid, render.pixel_counts.detach().to(torch.float32), 0.0)
 

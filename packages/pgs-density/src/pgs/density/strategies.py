@@ -69,6 +69,7 @@ class GradientStrategy(DensityStrategy[DensityState]):
     """
 
     name = "gradient"
+    needs_pixel_counts = False  # Eq. 1 weighs views by visibility only
 
     def __init__(self, config: GradientConfig | None = None) -> None:
         self.config = config if config is not None else GradientConfig()
@@ -202,6 +203,7 @@ class PixelAwareStrategy(GradientStrategy):
     """
 
     name = "pixel-aware"
+    needs_pixel_counts = True  # Eq. 2 weighs views by the Eq. 5 counts
     config: PixelAwareConfig
 
     def __init__(self, config: PixelAwareConfig | None = None) -> None:

@@ -332,6 +332,7 @@ class Branch(nn.Module):
         audio: Tensor | None = None,
         aus: Tensor | None = None,
         sh_degree: int | None = None,
+        with_pixel_counts: bool | None = None,
     ) -> BranchRender:
         """Render the branch alone (premultiplied, no background).
 
@@ -342,6 +343,7 @@ class Branch(nn.Module):
                 (the static initialisation stage).
             aus: [6] face AU vector (face branch, when `audio` is given).
             sh_degree: SH degree to evaluate (default: all stored).
+            with_pixel_counts: passed to `Rasterizer.render` (None: counts on the training path only).
         """
         camera = None
         if self.uses_camera:
@@ -349,7 +351,8 @@ class Branch(nn.Module):
                 raise ValueError("the fusion module reads the camera: render one camera at a time")
             camera = cameras.viewmats[0]
         gaussians, d = self.deformed_gaussians(audio, aus, camera)
-        return BranchRender(rasterizer.render(gaussians, cameras, sh_degree=sh_degree), gaussians, d)
+        render = rasterizer.render(gaussians, cameras, sh_degree=sh_degree, with_pixel_counts=with_pixel_counts)
+        return BranchRender(render, gaussians, d)
 
 
 __all__ = ["Branch", "BranchConfig", "BranchKind", "BranchRender", "build_fusion"]

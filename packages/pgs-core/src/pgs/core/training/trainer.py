@@ -426,7 +426,9 @@ class Trainer:
         frame = self._frame(mouth)
         deform = plan.stage == "deform"
         aus = None if mouth else frame.aus
-        out = bt.branch.render(self.rasterizer, frame.camera, frame.audio if deform else None, aus if deform else None)
+        audio = frame.audio if deform else None
+        counts = getattr(bt.strategy, "needs_pixel_counts", True)  # Eq. 5 counts only if the strategy reads them
+        out = bt.branch.render(self.rasterizer, frame.camera, audio, aus if deform else None, with_pixel_counts=counts)
         render = out.render
         random_bg = self.config.loss.branch_background == "random"
         background = self._random_colour() if random_bg else frame.background
@@ -514,8 +516,8 @@ class Trainer:
         frame = self._frame()
         face = self._frozen_geometry(self.head.face, frame, face=True)
         mouth = self._frozen_geometry(self.head.mouth, frame, face=False)
-        face_render = self.rasterizer.render(face, frame.camera)
-        mouth_render = self.rasterizer.render(mouth, frame.camera)
+        face_render = self.rasterizer.render(face, frame.camera, with_pixel_counts=False)  # density is fixed
+        mouth_render = self.rasterizer.render(mouth, frame.camera, with_pixel_counts=False)
         image = compose(face_render, mouth_render, frame.background)  # Eq. 10
         target = frame.image[None]
         loss = photometric(image, target, self.config.loss.ssim_weight)  # Eq. 13
