@@ -450,12 +450,16 @@ class Trainer:
             )
         loss.backward()
         self._set_position_lr(bt)
-        self._optimizer_step(bt, self._stage_keys(plan.stage), networks=deform)
+        before = self.config.density.order == "before-step"  # 3DGS: densify, then the optimizer step
+        if not before:
+            self._optimizer_step(bt, self._stage_keys(plan.stage), networks=deform)
         report = bt.strategy.step_post_backward(
             bt.branch.params, bt.gaussian_optimizers, bt.density_state, bt.step, render
         )
         if report.changed:
             bt.branch.clear_cache()
+        if before:
+            self._optimizer_step(bt, self._stage_keys(plan.stage), networks=deform)
         bt.step += 1
         region = frame.masks.mouth[None] if mouth else frame.masks.head[None]
         return {
@@ -538,6 +542,11 @@ class Trainer:
         if self._lpips is None and self._lpips_note is None and self.config.loss.lpips_weight > 0:
             self._lpips, self._lpips_note = load_lpips(self.config.loss.lpips_backbone_weights, self.device)
             if self._lpips is None:
+                if self.config.loss.lpips_required:
+                    raise ConfigError(
+                        f"loss.lpips_required: stage 3 needs LPIPS, which is not available: {self._lpips_note} "
+                        "(or pass --allow-missing-lpips / set loss.lpips_required: false)"
+                    )
                 from pgs.core.cli.console import warning
 
                 warning(f"stage 3 runs without LPIPS: {self._lpips_note}")
@@ -659,6 +668,8 @@ class Trainer:
         Returns:
             `TrainResult`; ``report.json`` and ``curves.png`` are written when all stages are done.
         """
+        if self.config.loss.lpips_required and self.config.stages.finetune_iterations > 0:
+            self._lpips_loss()  # fail before hours of stages 1-2, not at stage 3
         out = self.config.output
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(self.config.model_dump(mode="json"), indent=2))
