@@ -100,7 +100,12 @@ def ssim_map(predicted: Tensor, target: Tensor, border: Border = "same", dtype: 
     x = predicted.to(dtype).permute(0, 3, 1, 2)
     y = target.to(dtype).permute(0, 3, 1, 2)
     pad = SSIM_WINDOW // 2 if border == "same" else 0
-    mu_x, mu_y, xx, yy, xy = separable_blur(torch.cat([x, y, x * x, y * y, x * y]), pad).chunk(5)
+    if y.requires_grad or not x.requires_grad:
+        mu_x, mu_y, xx, yy, xy = separable_blur(torch.cat([x, y, x * x, y * y, x * y]), pad).chunk(5)
+    else:  # the usual loss: the target's statistics need no gradient (3 filtered images go backward, not 5)
+        mu_x, xx, xy = separable_blur(torch.cat([x, x * x, x * y]), pad).chunk(3)
+        with torch.no_grad():
+            mu_y, yy = separable_blur(torch.cat([y, y * y]), pad).chunk(2)
     mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
     var_x = xx - mu_xx
     var_y = yy - mu_yy

@@ -15,7 +15,10 @@ Canonical-feature cache: f_s does not depend on audio. In eval mode (``branch.ev
 computed once without gradients and reused while the Gaussians and the encoder are unchanged
 (the cache key holds the identity and in-place version counters of `params['means']` and of the
 encoder's planes, so an optimizer step, a density change or `set_gaussians` invalidates it).
-`cache_canonical()` fills it eagerly, `clear_cache()` drops it; training mode never uses it.
+`cache_canonical()` fills it eagerly, `clear_cache()` drops it. Training mode uses it only when
+gradients are off (stage 3 computes the frozen deformations under ``torch.no_grad``): the cached
+features are exactly what the encoder would return, and a step that needs their gradient
+recomputes them.
 """
 
 from __future__ import annotations
@@ -253,9 +256,10 @@ class Branch(nn.Module):
         """Tri-plane features f_s of the canonical centres.
 
         Returns:
-            [N, spatial_dim]; in eval mode the cached, detached features (see the module docstring).
+            [N, spatial_dim]; in eval mode, or without gradients (the trainer's stage 3, where the
+            centres and planes are frozen), the cached, detached features (see the module docstring).
         """
-        if self.training:
+        if self.training and torch.is_grad_enabled():
             return self.encoder(self.params["means"])
         if self._cache is None or self._cache[0] != self._cache_key():
             return self.cache_canonical()
