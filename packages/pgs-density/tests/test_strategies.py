@@ -290,6 +290,30 @@ def test_pruning_rules(factories):
     assert run_once(600, 0.9, 0.01, 3) == 0
 
 
+@pytest.mark.parametrize("cls", [GradientConfig, PixelAwareConfig])
+def test_default_screen_size_pruning_never_fires_as_in_3dgs(factories, cls):
+    """3DGS/TalkingGaussian zero max_radii2D in densification_postfix before the screen test: it never fires.
+
+    The default reproduces that; prune_screen_size=20 applies the test as written.
+    """
+    assert cls().prune_screen_size is None
+
+    def pruned(config):
+        strategy = GradientStrategy(config) if cls is GradientConfig else PixelAwareStrategy(config)
+        params = factories["params"](1)
+        with torch.no_grad():
+            params["opacity_logits"][0] = 5.0
+            params["log_scales"][0] = math.log(0.01)
+        optimizers = factories["optimizers"](params)
+        state = strategy.initial_state(params, 2.0)
+        render = factories["render"](torch.zeros(1, 1, 2), torch.tensor([[300]]), None, None, W, H)
+        strategy.step_pre_backward(params, optimizers, state, 3100, render)
+        return strategy.step_post_backward(params, optimizers, state, 3100, render).pruned
+
+    assert pruned(cls(grad_threshold=1.0)) == 0  # a 300-px Gaussian after step 3000 survives
+    assert pruned(cls(grad_threshold=1.0, prune_screen_size=20.0)) == 1
+
+
 def test_opacity_reset(factories):
     strategy = GradientStrategy(GradientConfig(refine_from=10, refine_until=100, opacity_reset_every=5))
     params = factories["params"](6)

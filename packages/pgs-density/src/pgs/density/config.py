@@ -14,8 +14,8 @@ class GradientConfig(ComponentConfig):
 
     Defaults follow TalkingGaussian (``scripts/train_xx.sh``, ``train_face.py``): refine from
     step 500, every 100 steps, until ``iterations - 1000``; clone/split above the gradient
-    threshold; prune by a rising opacity threshold, by world size and (after step 3000) by
-    screen size; no opacity reset.
+    threshold; prune by a rising opacity threshold and (after step 3000) by world size; no
+    screen-size pruning (it never fires in 3DGS's code, see ``prune_screen_size``); no opacity reset.
     """
 
     grad_threshold: float = Field(
@@ -72,11 +72,12 @@ class GradientConfig(ComponentConfig):
         ),
     )
     prune_screen_size: float | None = Field(
-        20.0,
+        None,
         gt=0,
         description=(
             "Prune Gaussians whose largest screen radius (pixels) since the last refine exceeds this, at steps "
-            "> prune_size_from (3DGS/TalkingGaussian: 20; None: never)."
+            "> prune_size_from. None (default) reproduces 3DGS/TalkingGaussian: they pass 20, but "
+            "densification_postfix zeroes max_radii2D before the test, so it never fires; 20 applies it as written."
         ),
     )
     prune_size_from: int = Field(

@@ -75,6 +75,7 @@ examples:
   pgs train run.yaml                           train (output folder from the config)
   pgs train run.yaml --output runs/a           override the output folder
   pgs train --resume runs/a/checkpoints/last.pt  continue an interrupted run exactly
+  pgs train examples/configs/paper.yaml --data D --allow-missing-lpips   the paper preset without LPIPS weights
 """
 
 
@@ -86,6 +87,11 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="speaker folder (overrides data.folder)")
     parser.add_argument("--overwrite", action="store_true", help="replace a finished run in the output folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--allow-missing-lpips",
+        action="store_true",
+        help="run stage 3 without LPIPS when its weights are missing (sets loss.lpips_required: false)",
+    )
 
 
 def print_default_config() -> str:
@@ -143,6 +149,8 @@ def _train_run(args: argparse.Namespace) -> int:
             updates["output"] = args.output
         if args.data is not None:
             updates["data"] = {**config.data.model_dump(), "folder": args.data}
+        if args.allow_missing_lpips:
+            updates["loss"] = {**config.loss.model_dump(), "lpips_required": False}
         if updates:
             config = config.resolved(**updates)
         _check_output(config.output, args.overwrite)

@@ -46,6 +46,14 @@ class DensitySection(RunSection):
         default_factory=lambda: DensityChoice(name="pixel-aware", params={"grad_threshold": 2e-4}),
         description="Inside-mouth branch strategy (TalkingGaussian mouth threshold 2e-4).",
     )
+    order: Literal["before-step", "after-step"] = Field(
+        "before-step",
+        description=(
+            "When a step's density control (statistics, refine) runs: 'before-step' = after backward and before "
+            "the optimizer step (3DGS/TalkingGaussian); 'after-step' = after the optimizer step, so the Gaussians "
+            "are densified at their updated positions (this toolkit's order before issue 19)."
+        ),
+    )
 
 
 class GaussianLearningRates(RunSection):
@@ -154,6 +162,14 @@ class LossSection(RunSection):
     )
     lpips_backbone_weights: Path | None = Field(
         None, description="Local AlexNet weight file for LPIPS (else torchvision's cache; nothing is downloaded)."
+    )
+    lpips_required: bool = Field(
+        False,
+        description=(
+            "Fail at the start of training, naming the missing file, when stage 3 has an LPIPS term but LPIPS "
+            "cannot be built (the paper preset sets it; `pgs train --allow-missing-lpips` clears it). False: stage 3 "
+            "says so once and runs without LPIPS."
+        ),
     )
 
 

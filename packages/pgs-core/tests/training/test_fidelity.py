@@ -1,0 +1,146 @@
+"""Issue 19 fidelity: 3DGS's densification order, the paper preset, LPIPS required in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from pgs.core.cli.main import main
+from pgs.core.data.synthetic import generate_speaker
+from pgs.core.errors import ConfigError
+from pgs.core.preset import load_preset, merge, preset_names, preset_path
+from pgs.core.registry import registry
+from pgs.core.training.config import TrainConfig
+from pgs.core.training.trainer import Trainer
+
+REPO = Path(__file__).resolve().parents[4]
+
+needs_plugins = pytest.mark.skipif(
+    not {"mgf"} <= set(registry("pgs.fusion").names())
+    or not {"pixel-aware"} <= set(registry("pgs.density").names())
+    or "mel" not in registry("pgs.audio_encoders").names(),
+    reason="needs pgs-fusion, pgs-density and pgs-audio installed",
+)
+
+
+@pytest.fixture(scope="module")
+def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_speaker(tmp_path_factory.mktemp("spk") / "speaker", num_frames=30, size=40, seed=5)
+
+
+def _tiny(folder: Path, output: Path, base: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    refine = {"refine_from": 4, "refine_every": 4, "refine_until": 12}
+    data: dict[str, Any] = {
+        "data": {"folder": str(folder)},
+        "model": {"face": {"num_points": 150}, "mouth": {"num_points": 80}},
+        "stages": {"static_iterations": 8, "deform_iterations": 4, "finetune_iterations": 0},
+        "density": {
+            "face": {"name": "pixel-aware", "params": refine},
+            "mouth": {"name": "pixel-aware", "params": refine},
+        },
+        "output": str(output),
+        "checkpoint_every": 10_000,
+        "eval_frames": 1,
+    }
+    return merge(merge(base or {}, data), overrides)
+
+
+# ------------------------------------------------------------------------------ densification order
+
+
+def test_default_order_is_3dgs() -> None:
+    assert TrainConfig().density.order == "before-step"
+
+
+@needs_plugins
+@pytest.mark.parametrize("order", ["before-step", "after-step"])
+def test_density_runs_on_the_configured_side_of_the_optimizer_step(speaker: Path, tmp_path: Path, order: str) -> None:
+    """3DGS: backward, densification statistics and refine, then optimizer.step(); 'after-step' swaps the last two."""
+    torch.set_num_threads(1)
+    config = TrainConfig.model_validate(_tiny(speaker, tmp_path / "out", density={"order": order}))
+    trainer = Trainer(config, quiet=True)
+    events: list[str] = []
+    optimizer_step = trainer._optimizer_step
+
+    def spy_optimizer(*args: Any, **kwargs: Any) -> None:
+        events.append("optimizer")
+        optimizer_step(*args, **kwargs)
+
+    trainer._optimizer_step = spy_optimizer  # type: ignore[method-assign]
+    for bt in trainer.branches.values():
+        density_step = bt.strategy.step_post_backward
+
+        def spy_density(*args: Any, _inner: Any = density_step, **kwargs: Any) -> Any:
+            events.append("density")
+            return _inner(*args, **kwargs)
+
+        bt.strategy.step_post_backward = spy_density  # type: ignore[method-assign]
+    trainer.run()
+    steps = 2 * (config.stages.static_iterations + config.stages.deform_iterations)
+    first, second = ("density", "optimizer") if order == "before-step" else ("optimizer", "density")
+    assert events == [first, second] * steps
+
+
+# ------------------------------------------------------------------------------ paper preset
+
+
+def test_paper_preset_is_random_init_with_talkinggaussians_steps() -> None:
+    assert "paper" in preset_names()
+    config = TrainConfig.model_validate(load_preset("paper"))
+    assert config.init == "random"
+    assert (config.stages.static_iterations, config.stages.deform_iterations) == (3000, 47000)  # 50k per branch
+    assert config.stages.finetune_iterations == 10000  # TalkingGaussian's fuse stage
+    assert (config.model.face.num_points, config.model.mouth.num_points) == (2000, 10000)
+    assert config.density.order == "before-step"
+    face, mouth = config.density.face, config.density.mouth
+    assert face.name == mouth.name == "pixel-aware"
+    assert (face.params["grad_threshold"], mouth.params["grad_threshold"]) == (5e-4, 2e-4)
+    assert (face.params["refine_until"], mouth.params["refine_until"]) == (49000, 45000)
+    assert config.loss.lpips_required and config.loss.lpips_weight == 0.5 and config.loss.lips_weight == 0
+    repo_copy = REPO / "examples" / "configs" / "paper.yaml"
+    assert repo_copy.is_symlink() and repo_copy.resolve() == preset_path("paper").resolve()
+
+
+def _missing_lpips(tmp_path: Path) -> Path:
+    return tmp_path / "weights" / "alexnet-owt-7be5be79.pth"
+
+
+@needs_plugins
+def test_paper_preset_without_lpips_weights_fails_before_writing(speaker: Path, tmp_path: Path) -> None:
+    missing = _missing_lpips(tmp_path)
+    data = _tiny(
+        speaker,
+        tmp_path / "out",
+        load_preset("paper"),
+        stages={"finetune_iterations": 2},
+        loss={"lpips_backbone_weights": str(missing)},
+    )
+    trainer = Trainer(TrainConfig.model_validate(data), quiet=True)
+    with pytest.raises(ConfigError, match=r"lpips_required.*alexnet-owt-7be5be79\.pth"):
+        trainer.run()
+    assert not (tmp_path / "out").exists()
+
+
+@needs_plugins
+def test_allow_missing_lpips_flag_runs_the_paper_preset(
+    speaker: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.set_num_threads(1)
+    missing = _missing_lpips(tmp_path)
+    data = _tiny(
+        speaker,
+        tmp_path / "out",
+        load_preset("paper"),
+        stages={"finetune_iterations": 2},
+        loss={"lpips_backbone_weights": str(missing)},
+    )
+    config_file = tmp_path / "paper_tiny.yaml"
+    config_file.write_text(yaml.safe_dump(data))
+    assert main(["train", str(config_file), "--quiet"]) == 2
+    assert "alexnet-owt-7be5be79.pth" in capsys.readouterr().err
+    assert main(["train", str(config_file), "--quiet", "--allow-missing-lpips"]) == 0
+    assert (tmp_path / "out" / "checkpoints" / "final.pt").is_file()
