@@ -69,7 +69,7 @@ def test_existing_output_is_kept(tmp_path, model, clip) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "mine.txt").write_text("keep")
-    with pytest.raises(DataError, match="already exists"):
+    with pytest.raises(DataError, match="did not create"):
         prepare(clip, out, PrepConfig(landmarker=model, max_frames=5))
     assert (out / "mine.txt").read_text() == "keep"
 

@@ -112,7 +112,7 @@ class FailingRasterizer:
 
 
 def test_generation_is_atomic(tmp_path: Path, synthetic: Path):
-    with pytest.raises(DataError, match="already exists"):
+    with pytest.raises(DataError, match="already holds a synth folder"):
         generate_speaker(synthetic, num_frames=FRAMES, size=SIZE)
     failing = FailingRasterizer(build_rasterizer("auto"), fail_after=3)
     with pytest.raises(RuntimeError, match="simulated crash"):

@@ -19,8 +19,6 @@ written to a temporary name and renamed, so nothing half-written is left.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -160,15 +158,11 @@ def load_features(path: str | Path, layout: str | None = None, fps: float | None
 
 def _atomic_write(path: Path, write: object) -> None:
     """Write through a temporary file in the same folder, then rename over `path`."""
+    from pgs.core.io.atomic import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)  # type: ignore[operator]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)  # type: ignore[operator]
 
 
 def save_features(features: AudioFeatures, path: str | Path) -> Path:

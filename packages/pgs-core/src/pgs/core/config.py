@@ -23,13 +23,13 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 class ComponentConfig(BaseModel):
     """Base class of every component's hyperparameters: unknown keys are errors, values frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class RunSection(BaseModel):
     """Base class of the sections of a run config (mutable while a config is being assembled)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class ComponentChoice(RunSection):
@@ -71,6 +71,37 @@ def validation_problems(error: ValidationError, location: str = "") -> list[str]
     return problems
 
 
+class DuplicateKeyError(ValueError):
+    """A mapping in a config file names the same key twice (the second would silently win)."""
+
+
+def _unique_keys_json(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"duplicate key {key!r} in the same mapping")
+        seen[key] = value
+    return seen
+
+
+def _unique_keys_yaml_loader() -> type:
+    """A `yaml.SafeLoader` that rejects a key repeated in one mapping, naming it and its line."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    line = key_node.start_mark.line + 1
+                    raise DuplicateKeyError(f"duplicate key {key!r} at line {line} (a key may appear once per mapping)")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML (``.yaml``/``.yml``) or JSON (``.json``) file into a dict.
 
@@ -87,7 +118,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {exc}", str(path)) from None
     if path.suffix.lower() == ".json":
         try:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys_json)
+        except DuplicateKeyError as exc:
+            raise ConfigError(str(exc), str(path)) from None
         except json.JSONDecodeError as exc:
             raise ConfigError(
                 f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", str(path)
@@ -96,7 +129,9 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         import yaml
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_unique_keys_yaml_loader())
+        except DuplicateKeyError as exc:
+            raise ConfigError(str(exc), str(path)) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -16,7 +16,6 @@ smoke run of the same pipeline.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +27,9 @@ import torch
 
 from pgs.core.data.dataset import SpeakerDataset
 from pgs.core.data.synthetic import SAMPLE_RATE, generate_speaker, speech_like_audio
-from pgs.core.errors import ConfigError
 from pgs.core.inference import LoadedHead, load_head, to_uint8
+from pgs.core.io.atomic import atomic_write_text
+from pgs.core.io.run_folder import build_in_place, check_output_folder, folder_lock
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
 from pgs.core.video import write_mp4
@@ -93,16 +93,21 @@ def selfdriven_frames(loaded: LoadedHead, dataset: SpeakerDataset) -> Iterator[n
 
 
 def run_demo(out: Path, quick: bool = False, seed: int = 0, overwrite: bool = False) -> dict[str, Any]:
-    """Run the whole demo into `out` and return the report data."""
+    """Run the whole demo into `out` and return the report data.
+
+    `overwrite` replaces only an earlier demo folder, and only once the new demo is complete
+    (`pgs.core.io.run_folder.build_in_place`); any other non-empty folder is refused.
+    """
+    out = Path(out).absolute()
+    replace = check_output_folder(out, "demo", overwrite, what="output")
+    with folder_lock(out), build_in_place(out, "demo", replace):
+        return _run_demo_into(out, quick, seed)
+
+
+def _run_demo_into(out: Path, quick: bool, seed: int) -> dict[str, Any]:
     from pgs.core.cli.console import stdout
     from pgs.core.cli.workflow_commands import render_video
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"output: {out} is not empty; choose another folder or pass --overwrite")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
     preset = QUICK_PRESET if quick else DEMO_PRESET
     timings: dict[str, float] = {}
 
@@ -142,8 +147,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, overwrite: bool = Fa
         "rasterizer": result.report["rasterizer"],
         "eval": eval_note,
     }
-    (out / "demo.json").write_text(json.dumps(report, indent=2, default=str))
-    (out / "report.md").write_text(_markdown(report))
+    atomic_write_text(out / "demo.json", json.dumps(report, indent=2, default=str))
+    atomic_write_text(out / "report.md", _markdown(report))
     return report
 
 

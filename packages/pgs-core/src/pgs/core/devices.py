@@ -1,4 +1,9 @@
-"""Device selection and naming for metrics and timings."""
+"""Device selection and naming, for every command and config of the toolkit.
+
+``auto`` is the default device everywhere: CUDA when available, else the CPU. The rasterizer's
+``auto`` then resolves on that device (gsplat on CUDA, the CPU backends otherwise), so a command
+never mixes gsplat with CPU tensors.
+"""
 
 from __future__ import annotations
 

@@ -24,10 +24,8 @@ import argparse
 import enum
 import importlib
 import json
-import os
 import re
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Iterator, Sequence
@@ -299,14 +297,9 @@ def package_dirs(root: Path) -> list[Path]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from pgs.core.io.atomic import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

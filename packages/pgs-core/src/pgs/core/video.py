@@ -7,8 +7,6 @@ and renamed into place, so a failure never leaves a half-written video.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pgs.core.errors import DataError
+from pgs.core.io.atomic import atomic_path
 
 
 def _even(n: int) -> int:
@@ -95,12 +94,9 @@ def write_mp4(
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".mp4", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     rate = Fraction(fps).limit_denominator(1001)
     count = 0
-    try:
+    with atomic_path(out) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             video = None
             sound = None
@@ -137,8 +133,4 @@ def write_mp4(
                         container.mux(packet)
                 for packet in sound.encode():
                     container.mux(packet)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out

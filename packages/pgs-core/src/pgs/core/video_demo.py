@@ -27,11 +27,11 @@ from typing import Any
 
 from pgs.core.errors import ConfigError, DataError, PgsError
 from pgs.core.io.atomic import atomic_write_text
+from pgs.core.io.run_folder import build_in_place, check_output_folder, folder_lock
 
 #: The demo.json keys copied from ``pgs eval``'s ``benchmark`` section.
 HELDOUT_KEYS = ("face_psnr", "face_ssim", "head_psnr", "mouth_psnr", "lmd", "mouth_open_r")
 #: A folder holding one of these files was written by ``pgs demo --video`` (``--overwrite`` may replace it).
-DEMO_MARKERS = ("demo.json", "speaker/prep.json")
 
 
 def run_plugin_command(name: str, argv: list[str]) -> None:
@@ -65,19 +65,6 @@ def _require_commands(*names: str) -> None:
     missing = [packages.get(n, n) for n in names if n not in installed]
     if missing:
         raise ConfigError(f"pgs demo --video needs {', '.join(missing)}: pip install {' '.join(missing)}")
-
-
-def _prepare_output(out: Path, overwrite: bool) -> None:
-    """Create `out`; with `overwrite`, replace it only when it holds an earlier video demo."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"output: {out} is a file, not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ConfigError(f"output: {out} is not empty; choose another folder or pass --overwrite")
-        if not any((out / marker).exists() for marker in DEMO_MARKERS):
-            raise ConfigError(f"output: {out} does not hold a pgs demo; --overwrite replaces only a demo folder")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
 
 
 def video_demo_config(speaker: Path, output: Path, preset: str | Path, seed: int) -> Any:
@@ -148,15 +135,32 @@ def run_video_demo(
     Returns:
         The demo.json content.
     """
-    from pgs.core.training.trainer import STATIC_CHECKPOINT, Trainer
-
-    out = Path(out)
+    out = Path(out).absolute()
     if not Path(video).is_file():
         raise DataError(f"{video}: video file not found" if not Path(video).exists() else f"{video}: not a file")
     _require_commands("prep", "eval")
     speaker = out / "speaker"
     config = video_demo_config(speaker, out / "run", preset, seed)  # a bad preset fails before any work
-    _prepare_output(out, overwrite)
+    replace = check_output_folder(out, "demo", overwrite, what="output")
+    with folder_lock(out), build_in_place(out, "demo", replace):
+        return _run_into(out, video, landmarker, speaker, config, size, preset, seed, max_frames, quiet)
+
+
+def _run_into(
+    out: Path,
+    video: Path,
+    landmarker: Path | None,
+    speaker: Path,
+    config: Any,
+    size: int,
+    preset: str | Path,
+    seed: int,
+    max_frames: int | None,
+    quiet: bool,
+) -> dict[str, Any]:
+    """The body of `run_video_demo`, inside the output folder it checked and locked."""
+    from pgs.core.training.trainer import STATIC_CHECKPOINT, Trainer
+
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     prep_args = [str(video), str(speaker), "--size", str(size)] + (["--quiet"] if quiet else [])

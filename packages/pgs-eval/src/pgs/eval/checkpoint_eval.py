@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any
 
 from pgs.core.errors import DataError
 from pgs.core.io.atomic import atomic_write_text
+from pgs.core.io.run_folder import check_output_folder, read_marker, write_marker
 from pgs.eval.figures import crop_boxes_from_masks, frame_strip_png
 from pgs.eval.report import EvaluationReport, write_report
 from pgs.eval.selfdriven import (
@@ -128,6 +130,8 @@ def evaluate_checkpoint(
 
     options = options or EvalOptions()
     checkpoint = Path(checkpoint)
+    target = Path(out) if out is not None else run_folder(checkpoint) / "eval"
+    check_eval_folder(target)
     audio_paths = [Path(a) for a in audios]
     for path in audio_paths:  # check driving audio before the expensive part
         if path.suffix != ".npy":
@@ -162,7 +166,7 @@ def evaluate_checkpoint(
         evaluate_cross_driven(loaded, path, train_set, options, method=label, name=name, fps=fps, meta=meta)
         for path, name in zip(audio_paths, _unique_names(audio_paths), strict=True)
     ]
-    outputs = EvalOutputs(Path(out) if out is not None else run / "eval", result, crosses)
+    outputs = EvalOutputs(target, result, crosses)
     _write_outputs(outputs)
     if video:
         outputs.files["video"] = _write_video(result, val_set, outputs.folder / "self_driven.mp4", fps)
@@ -182,9 +186,33 @@ def _meta(loaded: Any, checkpoint: Path, folder: Path, device: str) -> dict[str,
     }
 
 
+def check_eval_folder(folder: Path) -> None:
+    """Check, before any work, that the evaluation folder may be written.
+
+    It may be new, empty, or an earlier evaluation folder (its files are replaced); a file, an
+    unwritable place, or a folder of other files is refused.
+
+    Raises:
+        DataError: with the folder and the reason.
+    """
+    if folder.is_dir() and any(folder.iterdir()):
+        marker = read_marker(folder)
+        legacy = (folder / "metrics.json").is_file() and marker is None
+        if not legacy and (marker is None or marker.get("kind") != "eval"):
+            raise DataError(
+                f"--out: {folder} holds files pgs eval did not write; choose a new or empty folder"
+            )
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise DataError(f"--out: folder {folder} is not writable")
+        return
+    check_output_folder(folder, "eval", overwrite=False, what="--out")
+
+
 def _write_outputs(outputs: EvalOutputs) -> None:
     """Write metrics.json, table1.md, benchmark.md, strips.png and the cross-driven files of `outputs`."""
     target, result = outputs.folder, outputs.self_driven
+    if read_marker(target) is None:
+        write_marker(target, "eval")
     outputs.files.update(write_report(result.report, target))
     outputs.files["table1"] = outputs.files.pop("table")
     outputs.files["benchmark"] = atomic_write_text(target / "benchmark.md", benchmark_markdown(result.report))

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from pgs.core.errors import DataError
+from pgs.core.io.atomic import atomic_folder
+from pgs.core.io.run_folder import check_output_folder, folder_lock, write_marker
 from pgs.core.landmarks68 import MEDIAPIPE_TO_IBUG68
 from pgs.prep import au as au_mod
 from pgs.prep import audio as audio_mod
@@ -27,7 +29,6 @@ from pgs.prep import mesh, pose
 from pgs.prep.background import build_background
 from pgs.prep.config import PrepConfig
 from pgs.prep.contact_sheet import annotate, grid
-from pgs.prep.folder import AtomicFolder
 from pgs.prep.gaps import Gap, find_gaps, interpolate_missing
 from pgs.prep.tracking import FaceTracker, FrameTrack, resolve_model_path
 from pgs.prep.video import CropBox, centre_box, crop_resize, face_box, iter_frames, output_frame_count, probe_video
@@ -273,14 +274,19 @@ def prepare(
 
         for name in cfg.audio_features:
             registry(AUDIO_ENCODERS).get(name)  # unknown names fail here, before any work
-    folder = AtomicFolder(out, overwrite=cfg.overwrite)
+    replace = check_output_folder(out, "prep", cfg.overwrite, what="output")
     box = _choose_box(cfg, video, model, info.width, info.height)
     expected = output_frame_count(info, cfg.fps)
     if cfg.max_frames is not None:
         expected = min(expected, cfg.max_frames)
     seconds["probe"] = time.perf_counter() - t_start
 
-    with folder as tmp, ThreadPoolExecutor(cfg.workers) as pool:
+    with (
+        folder_lock(out),
+        atomic_folder(out, replace=replace or out.exists()) as tmp,
+        ThreadPoolExecutor(cfg.workers) as pool,
+    ):
+        write_marker(tmp, "prep")
         # ------------------------------------------------------------ pass 1: decode, track, save frames
         t = time.perf_counter()
         ori = tmp / "ori_imgs"

@@ -54,6 +54,12 @@ def _open(path: Path):
         raise DataError(f"{path}: not a readable video file ({type(exc).__name__}: {exc})") from None
 
 
+def _is_still_image(container: object) -> bool:
+    """Whether FFmpeg opened the file with an image demuxer (PNG, JPEG, BMP, TIFF, WebP, ...)."""
+    names = str(getattr(getattr(container, "format", None), "name", "")).split(",")
+    return any(n == "image2" or n.endswith("_pipe") for n in names)
+
+
 def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     """Read the stream layout and packet timestamps (no decoding).
 
@@ -66,6 +72,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     with _open(p) as container:
         if not container.streams.video:
             raise DataError(f"{p}: has no video stream")
+        if _is_still_image(container):
+            raise DataError(f"{p}: is a still image ({container.format.name}), not a video; pgs prep needs a video")
         stream = container.streams.video[0]
         tb = stream.time_base or Fraction(1, 90000)
         pts = []

@@ -2,20 +2,25 @@
 
 Sub-commands are `CommandSpec` objects found in the `pgs.commands` entry-point group, so every
 installed package adds its own (``pgs prep`` comes with pgs-prep, ``pgs eval`` with pgs-eval).
-Exit codes: 0 success, 1 a check failed, 2 bad input (config, data, plugin name), 130 interrupted.
+Exit codes: 0 success, 1 a check failed, 2 bad input (config, data, plugin name, output path,
+OS error on an output), 130 interrupted by Ctrl-C or SIGTERM (training writes a checkpoint first;
+temporary files are removed).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from pgs.core import __version__
 from pgs.core.cli.console import error
 from pgs.core.errors import PgsError
 from pgs.core.groups import COMMANDS
-from pgs.core.registry import CommandSpec, registry
+from pgs.core.registry import CommandSpec, PluginFailure, registry
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,21 +46,29 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _load_commands() -> tuple[dict[str, CommandSpec], list[str]]:
-    """Load every command spec; a broken one is reported and skipped."""
-    commands: dict[str, CommandSpec] = {}
-    broken: list[str] = []
+def _load_commands() -> tuple[dict[str, CommandSpec], list[PluginFailure]]:
+    """Load every command spec; a broken one is skipped (and listed by ``pgs --help``)."""
     specs, failures = registry(COMMANDS).load_all()
-    for spec in specs:
-        commands[spec.name] = spec
-    broken = [f.error for f in failures]
-    return commands, broken
+    return {spec.name: spec for spec in specs}, failures
 
 
-def build_parser(commands: dict[str, CommandSpec]) -> argparse.ArgumentParser:
+def _epilog(broken: list[PluginFailure]) -> str | None:
+    if not broken:
+        return None
+    lines = ["unavailable commands (their plugin failed to load; `pgs plugins --check` tells more):"]
+    lines += [f"  {f.entry.name}: {f.error}" for f in broken]
+    return "\n".join(lines)
+
+
+def build_parser(
+    commands: dict[str, CommandSpec], broken: list[PluginFailure] | None = None
+) -> argparse.ArgumentParser:
     """The top-level parser with one sub-parser per command."""
     parser = _Parser(
-        prog="pgs", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="pgs",
+        description=DESCRIPTION,
+        epilog=_epilog(broken or []),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pgs {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -71,24 +84,54 @@ def build_parser(commands: dict[str, CommandSpec]) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every cleanup and checkpoint path runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` (a `KeyboardInterrupt`), as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pgs`` command line and return its exit code."""
     commands, broken = _load_commands()
-    parser = build_parser(commands)
+    parser = build_parser(commands, broken)
     args = parser.parse_args(argv)
-    for message in broken:
-        error(f"a pgs command plugin failed to load and is unavailable: {message}")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    try:
-        return int(commands[args.command].run(args))
-    except PgsError as exc:
-        error(str(exc))
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        error("interrupted")
-        return EXIT_INTERRUPTED
+    with sigterm_as_interrupt():
+        try:
+            return int(commands[args.command].run(args))
+        except PgsError as exc:
+            error(str(exc))
+            return EXIT_USAGE
+        except OSError as exc:  # an output that cannot be written (disk full, permissions, a file in the way)
+            error(_os_error_line(exc))
+            return EXIT_USAGE
+        except KeyboardInterrupt as exc:
+            error("terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted")
+            return EXIT_INTERRUPTED
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an OS error: the file, then the reason (no traceback)."""
+    where = exc.filename if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    return f"{where}: {reason}" if where else reason
 
 
 def console_main() -> None:

@@ -6,8 +6,9 @@ import argparse
 import json
 
 from rich.table import Table
+from rich.text import Text
 
-from pgs.core.cli.console import stdout
+from pgs.core.cli.console import stdout, styled
 from pgs.core.groups import ALL_GROUPS, GROUP_PLURALS, GROUP_PROVIDERS, KNOWN_COMPONENTS
 from pgs.core.registry import CommandSpec, PluginEntry, registry
 
@@ -65,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.check:
         if failures:
             for r in failures:
-                stdout.print(f"[red]FAILED[/] {r['group']} {r['name']}: {r['error']}", markup=True)
+                stdout.print(styled("FAILED", "red", f"{r['group']} {r['name']}: {r['error']}"))
             return 1
         stdout.print(f"all {len(rows)} plugins loaded")
     return 0
@@ -77,7 +78,7 @@ def _print_table(rows: list[dict], missing: dict[str, str]) -> None:
         for column in ("group", "name", "distribution", "version", "description"):
             table.add_column(column)
         for r in rows:
-            desc = r["description"] if not r["error"] else f"[red]failed to load[/]: {r['error']}"
+            desc = Text(r["description"]) if not r["error"] else styled("failed to load:", "red", r["error"])
             table.add_row(r["group"], r["name"], r["distribution"], r["version"], desc)
         stdout.print(table)
     else:

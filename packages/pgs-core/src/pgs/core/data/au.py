@@ -9,8 +9,6 @@ TalkingGaussian-derived code); both variants are read here (names are stripped).
 from __future__ import annotations
 
 import csv
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pgs.core.errors import DataError
+from pgs.core.io.atomic import atomic_write_text
 from pgs.core.model.expression import AU45_MAX, FACE_AU_COLUMNS
 
 #: OpenFace's intensity columns, in its order.
@@ -157,14 +156,7 @@ def write_au_csv(
         vals = [str(i + 1), "0", f"{i / fps:.3f}", "0.98", "1"]
         vals += [f"{float(v[i]):.2f}" for v in columns.values()]
         lines.append(sep.join(vals))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 __all__ = ["OPENFACE_AU_COLUMNS", "AuTable", "read_au_csv", "write_au_csv"]

@@ -366,7 +366,7 @@ class SpeakerDataset:
             if require_aus:
                 raise DataError(
                     f"{path}: AU file not found; run OpenFace FeatureExtraction on the video "
-                    "(or open with require_aus=False to use zero AUs)"
+                    "(or set the config field data.require_aus: false to use zero AUs)"
                 )
             warnings.warn(f"{path} not found: using zero AUs (eyes and brows will not be driven)", stacklevel=3)
             self.au_table: AuTable | None = None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from pgs.core.errors import DataError
+from pgs.core.io.atomic import atomic_path
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -61,17 +60,11 @@ def write_image(path: Path, array: np.ndarray, quality: int = 95, atomic: bool =
     if not atomic:
         img.save(path, quality=quality) if path.suffix.lower() in (".jpg", ".jpeg") else img.save(path)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if path.suffix.lower() in (".jpg", ".jpeg"):
             img.save(tmp, quality=quality)
         else:
             img.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 __all__ = ["image_size", "read_image", "write_image"]

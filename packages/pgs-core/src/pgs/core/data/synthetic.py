@@ -30,8 +30,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,9 +43,10 @@ from pgs.core.data.au import OPENFACE_AU_COLUMNS, write_au_csv
 from pgs.core.data.dataset import train_val_split
 from pgs.core.data.images import write_image
 from pgs.core.data.parsing import Region, parsing_from_labels
-from pgs.core.errors import DataError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.interfaces import Rasterizer
+from pgs.core.io.atomic import atomic_folder
+from pgs.core.io.run_folder import check_output_folder, folder_lock, write_marker
 
 _SH_C0 = 0.28209479177387814
 SAMPLE_RATE = 16000
@@ -552,7 +551,8 @@ def generate_speaker(
         `out_dir`.
 
     Raises:
-        DataError: `out_dir` exists (and not `overwrite`), or its parent does not exist.
+        DataError: `out_dir` is not writable, holds anything but a synthetic speaker, or holds one
+            and not `overwrite` (see `pgs.core.io.run_folder`).
         ValueError: bad sizes.
     """
     out_dir = Path(out_dir)
@@ -562,24 +562,11 @@ def generate_speaker(
         raise ValueError(f"size must be at least 16 pixels, got {size}")
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    if out_dir.exists() and not overwrite:
-        raise DataError(f"{out_dir}: already exists (pass overwrite=True to replace it)")
-    if not out_dir.parent.is_dir():
-        raise DataError(f"{out_dir.parent}: parent folder does not exist")
+    replace = check_output_folder(out_dir, "synth", overwrite, what="output")
     rasterizer = rasterizer or _default_rasterizer()
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with folder_lock(out_dir), atomic_folder(out_dir, replace=replace or out_dir.exists()) as tmp:
+        write_marker(tmp, "synth")
         _write_speaker(tmp, num_frames, size, fps, seed, rasterizer, num_skin, au_leading_space, progress)
-        if out_dir.exists():
-            trash = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
-            out_dir.rename(trash / "old")
-            tmp.rename(out_dir)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

@@ -11,9 +11,7 @@ atomic (a temporary file in the same folder, then a rename).
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ import torch
 
 from pgs.core.errors import DataError
 from pgs.core.gaussians import GaussianParams, sh_degree_from_coeffs
+from pgs.core.io.atomic import atomic_write_bytes
 
 _PLY_TYPES = {
     "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
@@ -75,15 +74,7 @@ def save_ply(gaussians: GaussianParams, path: str | Path) -> Path:
     header += "".join(f"property float {name}\n" for name in names)
     header += "end_header\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(header.encode("ascii"))
-            f.write(record.tobytes())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, header.encode("ascii") + record.tobytes())
     return path
 
 

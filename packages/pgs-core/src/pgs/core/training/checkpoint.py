@@ -7,14 +7,14 @@ format, a truncated file or a file that is not a checkpoint is a `DataError` nam
 
 from __future__ import annotations
 
-import os
-import tempfile
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from pgs.core.errors import DataError
+from pgs.core.io.atomic import atomic_path
 
 FORMAT_VERSION = 1
 MAGIC = "pgs-checkpoint"
@@ -33,16 +33,8 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"magic": MAGIC, "format_version": FORMAT_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(data, tmp)
     return path
 
 
@@ -58,10 +50,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise DataError(f"{path}: checkpoint file not found")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated/corrupt archives
-        raise DataError(
-            f"{path}: not a readable checkpoint (truncated or corrupt?): {type(exc).__name__}: {exc}"
-        ) from None
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise DataError(
+                f"{path}: refused to load: the file holds pickled Python objects, which a pgs checkpoint never "
+                "does (it may try to run code); use a checkpoint written by pgs train"
+            ) from None
+        raise DataError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
+    except Exception:  # torch raises several types for truncated/corrupt archives
+        raise DataError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
     if not isinstance(data, dict) or data.get("magic") != MAGIC:
         raise DataError(f"{path}: not a pgs checkpoint")
     version = data.get("format_version")
@@ -71,3 +68,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "upgrade pgs-core"
         )
     return data
+
+
+def load_module_state(module: torch.nn.Module, state: dict[str, Any], path: str | Path) -> None:
+    """`module.load_state_dict(state)`, with a mismatch reported as one `DataError` line.
+
+    Raises:
+        DataError: the checkpoint's weights do not fit the model its config builds (edited config,
+            another toolkit version, or a checkpoint of a different model).
+    """
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else "")
+        raise DataError(
+            f"{path}: the weights do not match the model its config describes ({detail[:160]}); "
+            "use the config the checkpoint was trained with"
+        ) from None
+

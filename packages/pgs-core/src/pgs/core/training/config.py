@@ -203,7 +203,9 @@ class TrainConfig(RunSection):
         1e-3, ge=0, description="Mouth alpha prior: opaque inside the mouth box, clear outside (TalkingGaussian: 1e-3)."
     )
     seed: int = Field(0, ge=0, description="Random seed (initial points, frame order, splits).")
-    device: str = Field("cpu", description="Torch device, e.g. cpu or cuda:0.")
+    device: str = Field(
+        "auto", description="Torch device: auto (CUDA when available, else CPU), cpu, cuda or cuda:N."
+    )
     log_every: int = Field(10, gt=0, description="Write a JSONL log record every this many steps.")
     checkpoint_every: int = Field(1000, gt=0, description="Write checkpoints/last.pt every this many steps.")
     eval_frames: int = Field(
