@@ -18,11 +18,13 @@ from torch import Tensor
 
 from pgs.core.avatar import Replay, read_head_file
 from pgs.core.data.dataset import SpeakerDataset, load_precomputed_audio
+from pgs.core.devices import resolve_device
 from pgs.core.errors import DataError
 from pgs.core.groups import AUDIO_ENCODERS
 from pgs.core.interfaces import AudioFeatures
 from pgs.core.model.talking_head import TalkingHead, build_rasterizer
 from pgs.core.registry import registry
+from pgs.core.training.checkpoint import load_module_state
 from pgs.core.training.config import TrainConfig
 
 
@@ -57,23 +59,25 @@ class LoadedHead:
     replay: Replay | None = None
 
 
-def load_head(checkpoint: str | Path, device: str = "cpu", rasterizer: str | None = None) -> LoadedHead:
+def load_head(checkpoint: str | Path, device: str = "auto", rasterizer: str | None = None) -> LoadedHead:
     """Rebuild a trained `TalkingHead` from a checkpoint.
 
     Args:
         checkpoint: a ``.pt`` file written by the trainer, or an avatar file (``pgs export --avatar``).
-        device: where to run.
-        rasterizer: backend name overriding the training config (``auto`` picks the best here).
+        device: where to run (``auto``: CUDA when available, else CPU).
+        rasterizer: backend name overriding the training config (``auto`` picks the best for `device`).
     """
     data, replay = read_head_file(checkpoint)
     config = TrainConfig.model_validate(data["config"])
     audio = data["audio"]
-    backend = build_rasterizer(
-        rasterizer or config.rasterizer.name, config.rasterizer.params if rasterizer is None else None
-    )
+    target = resolve_device(device)
+    name, params = rasterizer or config.rasterizer.name, config.rasterizer.params if rasterizer is None else None
+    if name == "gsplat" and target.type != "cuda":  # trained on a GPU, served on a CPU
+        name, params = "auto", None
+    backend = build_rasterizer(name, params, device=target)
     head = TalkingHead.from_config(config.model, audio["channels"], backend, audio["layout"], seed=config.seed)
-    head.load_state_dict(data["model"])
-    head = head.to(device).eval()
+    load_module_state(head, data["model"], checkpoint)
+    head = head.to(target).eval()
     head.cache_canonical()
     params = dict(audio.get("params", {}))
     return LoadedHead(head, config, str(audio.get("encoder", "")), audio["layout"], params, replay)
@@ -104,7 +108,7 @@ def encode_driving_audio(loaded: LoadedHead, audio: str | Path, fps: float = 25.
 
 
 def drive(
-    loaded: LoadedHead, features: AudioFeatures, frames: SpeakerDataset | Replay, device: str = "cpu"
+    loaded: LoadedHead, features: AudioFeatures, frames: SpeakerDataset | Replay, device: str | None = None
 ) -> Iterator[Tensor]:
     """Render one frame per audio frame.
 
@@ -113,11 +117,13 @@ def drive(
         features: driving audio features.
         frames: the dataset (or an avatar's `Replay`) whose poses, AUs and backgrounds are replayed
             (ping-pong).
-        device: where to run.
+        device: where to run (default: where `load_head` put the head).
 
     Yields:
         [H, W, 3] float images in [0, 1] (on CPU).
     """
+    if device is None:
+        device = next(loaded.head.parameters()).device
     with torch.no_grad():
         for i in range(features.num_frames):
             frame = frames[ping_pong(i, len(frames))].to(device)

@@ -7,10 +7,10 @@ Heavy modules (torch models, data) are imported inside each command's ``run`` so
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
+from pgs.core.cli.arg_types import int_at_least, positive_float, positive_int
 from pgs.core.cli.console import stderr, stdout
 from pgs.core.errors import ConfigError, DataError
 from pgs.core.registry import CommandSpec
@@ -26,22 +26,30 @@ examples:
 
 def _synth_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="folder to create (parents too; must not exist unless --overwrite)")
-    parser.add_argument("--frames", type=int, default=250, help="video frames at 25 fps (default 250 = 10 s)")
-    parser.add_argument("--size", type=int, default=256, help="image width and height in pixels (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--frames", type=int_at_least(11), default=250, help="video frames at 25 fps, at least 11 (default 250 = 10 s)"
+    )
+    parser.add_argument(
+        "--size", type=int_at_least(16), default=256, help="image width and height in pixels, >= 16 (default 256)"
+    )
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="random seed (default 0)")
     parser.add_argument("--rasterizer", default="auto", help="rasterizer backend (default auto)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.add_argument("--device", default="auto", help="torch device: auto (CUDA when available), cpu, cuda:0")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace a synthetic speaker folder (once the new one is complete)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _synth_run(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from pgs.core.data.synthetic import generate_speaker
+    from pgs.core.devices import resolve_device
     from pgs.core.model.talking_head import build_rasterizer
 
-    rasterizer = build_rasterizer(args.rasterizer)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with Progress(console=stderr, transient=True) as progress:
+    rasterizer = build_rasterizer(args.rasterizer, device=resolve_device(args.device))
+    with Progress(console=stderr, transient=True, disable=args.quiet) as progress:
         task = progress.add_task("synth", total=args.frames)
         folder = generate_speaker(
             args.out,
@@ -83,9 +91,15 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", type=Path, help="run config (.yaml, .yml or .json)")
     parser.add_argument("--print-config", action="store_true", help="print the default config (YAML) and exit")
     parser.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="continue from a checkpoint")
-    parser.add_argument("--output", type=Path, help="output folder (overrides the config)")
+    parser.add_argument(
+        "--output", type=Path, help="output folder (overrides the config; with --resume: continue in a new folder)"
+    )
     parser.add_argument("--data", type=Path, help="speaker folder (overrides data.folder)")
-    parser.add_argument("--overwrite", action="store_true", help="replace a finished run in the output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a pgs train folder at the output, once the new run has finished",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--allow-missing-lpips",
@@ -132,14 +146,17 @@ def _train_run(args: argparse.Namespace) -> int:
         sys.stdout.write(print_default_config())
         return 0
     from pgs.core.config import load_config
-    from pgs.core.training.checkpoint import load_checkpoint
     from pgs.core.training.config import TrainConfig
-    from pgs.core.training.trainer import Trainer
+    from pgs.core.training.launch import resume_run, start_run
 
     if args.resume is not None:
-        data = load_checkpoint(args.resume)
-        config = TrainConfig.model_validate(data["config"])
-        trainer = Trainer(config, resume_from=data, quiet=args.quiet)
+        for flag, value in (("a config file", args.config), ("--data", args.data), ("--overwrite", args.overwrite)):
+            if value:
+                raise ConfigError(
+                    f"--resume continues a run with its own config and data; {flag} cannot be combined with it "
+                    "(use --output DIR to resume into a new folder)"
+                )
+        launched = resume_run(args.resume, args.output, quiet=args.quiet)
     else:
         if args.config is None:
             raise ConfigError("give a run config file (or --print-config, or --resume CHECKPOINT)")
@@ -153,11 +170,8 @@ def _train_run(args: argparse.Namespace) -> int:
             updates["loss"] = {**config.loss.model_dump(), "lpips_required": False}
         if updates:
             config = config.resolved(**updates)
-        _check_output(config.output, args.overwrite)
-        trainer = Trainer(config, quiet=args.quiet)  # validates data and plugins before writing anything
-        if args.overwrite and config.output.exists():
-            shutil.rmtree(config.output)
-    result = trainer.run()
+        launched = start_run(config, overwrite=args.overwrite, quiet=args.quiet)
+    result = launched.result
     if not result.finished:
         stderr.print(
             f"interrupted: checkpoint written to {result.checkpoint}; continue with "
@@ -169,19 +183,9 @@ def _train_run(args: argparse.Namespace) -> int:
     stdout.print(
         f"done in {report['training_seconds']:.0f} s: held-out PSNR {last.get('psnr', float('nan')):.2f} dB "
         f"(head region {last.get('psnr_head', float('nan')):.2f} dB), Gaussians {report['num_gaussians']}; "
-        f"outputs in {trainer.config.output}"
+        f"outputs in {launched.output}"
     )
     return 0
-
-
-def _check_output(output: Path, overwrite: bool) -> None:
-    if (output / "report.json").exists() and not overwrite:
-        raise ConfigError(f"output: {output} holds a finished run; choose another folder or pass --overwrite")
-    if (output / "checkpoints" / "last.pt").exists() and not overwrite:
-        raise ConfigError(
-            f"output: {output} holds an unfinished run; continue it with "
-            f"`pgs train --resume {output / 'checkpoints' / 'last.pt'}` or pass --overwrite"
-        )
 
 
 TRAIN = CommandSpec(
@@ -209,9 +213,11 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio", type=Path, required=True, help="driving audio (WAV, FLAC, MP3, M4A, MP4, or .npy)")
     parser.add_argument("--out", type=Path, required=True, help="output .mp4")
     parser.add_argument("--data", type=Path, help="speaker folder for poses and backgrounds (default: training data)")
-    parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    parser.add_argument("--device", default="auto", help="torch device: auto (CUDA when available), cpu, cuda:0")
     parser.add_argument("--rasterizer", default=None, help="backend (default: the training config's)")
-    parser.add_argument("--fps", type=float, default=25.0, help="video frame rate (default 25)")
+    parser.add_argument("--fps", type=positive_float, default=25.0, help="video frame rate (default 25)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def render_video(
@@ -219,12 +225,20 @@ def render_video(
     audio: Path,
     out: Path,
     data: Path | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     rasterizer: str | None = None,
     fps: float = 25.0,
     quiet: bool = False,
+    overwrite: bool = True,
 ) -> Path:
-    """Drive a checkpoint with an audio file into an MP4 with that audio muxed in."""
+    """Drive a checkpoint with an audio file into an MP4 with that audio muxed in.
+
+    Raises:
+        DataError: `out` cannot be written (checked before any work), or exists and not `overwrite`.
+    """
+    from pgs.core.io.run_folder import check_output_file
+
+    check_output_file(out, overwrite, what="--out")
     from rich.progress import Progress
 
     from pgs.core.data.dataset import SpeakerDataset
@@ -239,7 +253,7 @@ def render_video(
             raise DataError(f"{checkpoint}: no speaker folder recorded; pass --data")
         frames = SpeakerDataset.open(folder, "train", audio=None, require_aus=loaded.config.data.require_aus)
     features = encode_driving_audio(loaded, audio, fps)
-    images = (to_uint8(img) for img in drive(loaded, features, frames, device))
+    images = (to_uint8(img) for img in drive(loaded, features, frames))
     sound = None if audio.suffix == ".npy" else audio
     with Progress(console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task("render", total=features.num_frames)
@@ -247,7 +261,17 @@ def render_video(
 
 
 def _render_run(args: argparse.Namespace) -> int:
-    out = render_video(args.checkpoint, args.audio, args.out, args.data, args.device, args.rasterizer, args.fps)
+    out = render_video(
+        args.checkpoint,
+        args.audio,
+        args.out,
+        args.data,
+        args.device,
+        args.rasterizer,
+        args.fps,
+        quiet=args.quiet,
+        overwrite=args.overwrite,
+    )
     stdout.print(f"wrote {out}")
     return 0
 
@@ -277,15 +301,19 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="a checkpoint written by pgs train")
     parser.add_argument("out", type=Path, help="output .ply (standard 3DGS vertex layout), or .pgs with --avatar")
     parser.add_argument("--branch", choices=("both", "face", "mouth"), default="both", help="which Gaussians")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     avatar = parser.add_argument_group("a self-contained avatar (for pgs serve / pgs render)")
     avatar.add_argument("--avatar", action="store_true", help="write an avatar file instead of a PLY")
     avatar.add_argument("--data", type=Path, help="speaker folder to replay (default: the training data)")
     avatar.add_argument(
-        "--loop-frames", type=_positive_int, default=250, help="training frames in the pose/torso loop (default 250)"
+        "--loop-frames", type=positive_int, default=250, help="training frames in the pose/torso loop (default 250)"
     )
 
 
 def _export_run(args: argparse.Namespace) -> int:
+    from pgs.core.io.run_folder import check_output_file
+
+    check_output_file(args.out, args.overwrite, what="out")
     if args.avatar:
         from pgs.core.avatar import build_avatar, save_avatar
 
@@ -326,13 +354,6 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", nargs="?", type=Path, default=Path("runs/demo"), help="output folder (runs/demo)")
     parser.add_argument("--quick", action="store_true", help="tiny speaker and few steps (a smoke run)")
@@ -343,9 +364,9 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     real.add_argument(
         "--landmarker", type=Path, metavar="FILE", help="MediaPipe face_landmarker.task (default $PGS_FACE_LANDMARKER)"
     )
-    real.add_argument("--size", type=_positive_int, default=256, help="frame size of the training folder (256)")
+    real.add_argument("--size", type=positive_int, default=256, help="frame size of the training folder (256)")
     real.add_argument("--preset", default="real-cpu", help="run-config preset name or file (default real-cpu)")
-    real.add_argument("--max-frames", type=_positive_int, metavar="N", help="use only the first N frames of the video")
+    real.add_argument("--max-frames", type=positive_int, metavar="N", help="use only the first N frames of the video")
     real.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -38,6 +38,7 @@ from torch import Tensor
 
 from pgs.core.data.dataset import Frame, SpeakerDataset
 from pgs.core.data.prefetch import PREFETCH_DEPTH, FramePrefetcher
+from pgs.core.devices import resolve_device
 from pgs.core.errors import ConfigError, DataError, PgsError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.groups import DENSITY
@@ -47,7 +48,7 @@ from pgs.core.losses import photometric, psnr
 from pgs.core.model.branch import Branch
 from pgs.core.model.talking_head import TalkingHead, build_rasterizer, compose
 from pgs.core.registry import registry
-from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
+from pgs.core.training.checkpoint import load_checkpoint, load_module_state, save_checkpoint
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.init import carved_gaussians, mouth_box
 from pgs.core.training.log import JsonlLog, plot_curves, read_jsonl
@@ -248,15 +249,21 @@ def _mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
 
 
 class _InterruptFlag:
-    """Turns Ctrl-C into a flag checked between steps (main thread only)."""
+    """Turns Ctrl-C and SIGTERM into a flag checked between steps (main thread only).
+
+    SIGTERM (Slurm, ``docker stop``, systemd) behaves like Ctrl-C: the run stops after the current
+    step with a checkpoint. A second signal stops at once.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.raised = False
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _InterruptFlag:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -265,8 +272,8 @@ class _InterruptFlag:
         self.raised = True
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 @dataclass
@@ -296,19 +303,29 @@ class Trainer:
         config: the validated run config.
         resume_from: a checkpoint to continue from (its config is used; `config` must match it).
         quiet: no progress bars (logs and checkpoints are still written).
+        run_id: the run's id, stored in checkpoints (default: the resumed checkpoint's, else none).
+        output: the folder written (default ``config.output``; a run that replaces another is
+            written beside it first, see `pgs.core.training.launch`).
 
     Raises:
         ConfigError / DataError / PluginError: before anything is written.
     """
 
-    def __init__(self, config: TrainConfig, resume_from: dict[str, Any] | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        resume_from: dict[str, Any] | None = None,
+        quiet: bool = False,
+        run_id: str | None = None,
+        output: Path | None = None,
+    ) -> None:
         if config.data.folder is None:
             raise ConfigError("data.folder: required (a processed-speaker folder)")
         self.config = config
         self.quiet = quiet
-        self.device = torch.device(config.device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"device: {config.device!r} requested but CUDA is not available")
+        self.output = Path(output) if output is not None else config.output
+        self.run_id = run_id or (resume_from or {}).get("run_id") or ""
+        self.device = resolve_device(config.device)
         torch.manual_seed(config.seed)
         audio = config.data.audio
         self.train_set = SpeakerDataset.open(
@@ -323,7 +340,7 @@ class Trainer:
         )
         if self.train_set.audio is None:
             raise DataError(f"{config.data.folder}: no audio features")
-        self.rasterizer = build_rasterizer(config.rasterizer.name, config.rasterizer.params)
+        self.rasterizer = build_rasterizer(config.rasterizer.name, config.rasterizer.params, device=self.device)
         self.head = TalkingHead.from_config(
             config.model,
             audio_channels=self.train_set.audio.channels,
@@ -621,12 +638,14 @@ class Trainer:
             "sampler": self.sampler.state_dict(),
             "mouth_sampler": self.mouth_sampler.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
             "history": json.dumps(self.history),
             "lpips_note": self._lpips_note or "",
+            "run_id": self.run_id,
         }
 
     def _load(self, data: dict[str, Any]) -> None:
-        self.head.load_state_dict(data["model"])
+        load_module_state(self.head, data["model"], "checkpoint")
         for name, saved in data["branches"].items():
             bt = self.branches[name]
             bt.gaussian_optimizers = self._gaussian_optimizers(bt.branch)
@@ -639,6 +658,9 @@ class Trainer:
         self.sampler.load_state_dict(data["sampler"])
         self.mouth_sampler.load_state_dict(data["mouth_sampler"])
         torch.set_rng_state(data["torch_rng"])
+        cuda_states = data.get("cuda_rng") or []
+        if cuda_states and self.device.type == "cuda":  # a CUDA run resumed on CUDA continues exactly
+            torch.cuda.set_rng_state_all(cuda_states)
         self.stage_index = int(data["stage_index"])
         self.stage_step = int(data["stage_step"])
         self.global_step = int(data["global_step"])
@@ -655,7 +677,7 @@ class Trainer:
 
     def save(self, name: str = "last.pt") -> Path:
         """Write ``<output>/checkpoints/<name>`` atomically."""
-        return save_checkpoint(self.state_dict(), self.config.output / "checkpoints" / name)
+        return save_checkpoint(self.state_dict(), self.output / "checkpoints" / name)
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop_after: int | None = None, progress: ProgressFactory | None = None) -> TrainResult:
@@ -670,9 +692,9 @@ class Trainer:
         """
         if self.config.loss.lpips_required and self.config.stages.finetune_iterations > 0:
             self._lpips_loss()  # fail before hours of stages 1-2, not at stage 3
-        out = self.config.output
+        out = self.output
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(self.config.model_dump(mode="json"), indent=2))
+        _write_json(out / "config.json", self.config.model_dump(mode="json"))
         log = JsonlLog(out / "train.jsonl", truncate_after_step=self.global_step)
         self.head.train()
         interrupted = False
