@@ -22,7 +22,7 @@ sweep file (YAML; relative paths are relative to the sweep file):
   variants:                       # Table 3 slugs and/or {name, preset, set}
     - gradient-concat
     - full
-    - {name: full-lr2, preset: full, set: {lr.networks.deformation: 2e-3}}
+    - {name: full-lr3, preset: full, set: {stages.network_lr.net: 1.5e-3}}
   seeds: [0, 1, 2]
   set: {stages.finetune_iterations: 500}   # dotted overrides of every run
   resources: {cpus: 4, gpus: 1}   # per run (Ray task resources)
