@@ -233,3 +233,54 @@ def test_killed_driver_resumes(tiny_speaker: Path, tmp_path: Path, make_tiny_con
     resumed = json.loads((second / "result.json").read_text())
     assert resumed["resumed_from_step"] and resumed["resumed_from_step"] >= 2  # from its last checkpoint
     assert resumed["training"]["global_step"] == 2 * (4 + 4) + 2  # and to the end of the schedule
+
+
+def test_failed_runs_are_retried_then_reported(tmp_path: Path, make_tiny_config) -> None:
+    (tmp_path / "empty").mkdir()  # passes the up-front folder check, fails when the trainer opens it
+    base = make_tiny_config(tmp_path / "empty", tmp_path / "o")
+    path = _sweep_file(tmp_path, base, output="out", variants=["full"], seeds=[0, 1], retries=1)
+    assert main(["sweep", str(path), "--executor", "local", "--quiet"]) == 1
+    status = json.loads((tmp_path / "out" / "sweep_status.json").read_text())
+    assert [(r["state"], r["attempts"], len(r["errors"])) for r in status["runs"]] == [("failed", 2, 2)] * 2
+    assert "DataError" in status["runs"][0]["errors"][0]
+    markdown = (tmp_path / "out" / "sweep.md").read_text()
+    assert "0 done, 2 failed" in markdown and "## Failed runs" in markdown
+    assert main(["sweep", str(path), "--executor", "local", "--quiet", "--retries", "0"]) == 1
+    status = json.loads((tmp_path / "out" / "sweep_status.json").read_text())
+    assert [r["attempts"] for r in status["runs"]] == [1, 1]
+
+
+def test_progress_table_reads_the_run_folders(tmp_path: Path, make_tiny_config) -> None:
+    from rich.console import Console
+
+    from pgs.eval.sweep.driver import RunState
+    from pgs.eval.sweep.progress import progress_table
+
+    (tmp_path / "spk").mkdir()
+    sweep = load_sweep(
+        _sweep_file(
+            tmp_path,
+            make_tiny_config(tmp_path / "spk", tmp_path / "o"),
+            output="out",
+            variants=["full"],
+            seeds=[0, 1, 2],
+        )
+    )
+    states = [RunState(run) for run in sweep.runs]
+    running = states[0].run.folder
+    running.mkdir(parents=True)
+    (running / "status.json").write_text(json.dumps({"state": "running", "session": "s1"}))
+    lines = [{"stage": "static/face", "step": 20, "psnr": 21.5}, {"stage": "deform/face", "step": 40, "psnr": 23.25}]
+    (running / "train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"partial": ')
+    stale = states[1].run.folder
+    stale.mkdir(parents=True)
+    (stale / "status.json").write_text(json.dumps({"state": "running", "session": "old"}))  # an earlier driver's
+    states[2].state, states[2].result = "done", {"report": {"metrics": {"PSNR": {"value": 30.0}}}}
+    console = Console(width=160, record=True)
+    console.print(progress_table(states, "s1", 0.0))
+    text = console.export_text()
+    rows = {line.split("│")[1].strip(): line for line in text.splitlines() if "spk/full" in line}
+    assert "running" in rows["spk/full/seed-0"] and "23.25 (deform/face 40)" in rows["spk/full/seed-0"]
+    assert "queued" in rows["spk/full/seed-1"]
+    assert "done" in rows["spk/full/seed-2"] and "30.00 (eval)" in rows["spk/full/seed-2"]
+    assert "1 queued, 1 running, 1 done, 0 failed" in text

@@ -127,7 +127,8 @@ class RayExecutor:
                 raise ConfigError("--num-cpus / --num-gpus describe an embedded Ray; drop them with --address")
             ray.init(address=address, **kwargs)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
+            # "local": always a new embedded instance, even when `ray start` runs on this machine
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, num_gpus=num_gpus, **kwargs)
         self.task = ray.remote(_ray_entry)
         self.pending: dict[Any, str] = {}
         self.embedded = not address
