@@ -11,6 +11,9 @@ from pgs.core.avatar import build_avatar, save_avatar
 from pgs.core.data.synthetic import generate_speaker
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
+from pgs.serve.local import ServerThread, free_port
+
+__all__ = ["ServerThread", "free_port", "make_tiny_avatar", "tiny_config"]
 
 
 def tiny_config(folder: Path, output: Path, size: int) -> TrainConfig:
@@ -51,62 +54,3 @@ def make_tiny_avatar(root: Path, size: int = 48, frames: int = 60) -> tuple[Path
     checkpoint = Path(result.checkpoint or root / "run" / "checkpoints" / "final.pt")
     avatar = save_avatar(build_avatar(checkpoint), root / "head.pgs")
     return speaker, checkpoint, avatar
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerThread:
-    """`pgs serve`'s app on 127.0.0.1 in a background thread with its own event loop."""
-
-    def __init__(self, avatar: Path, max_sessions: int = 2) -> None:
-        import asyncio
-        import threading
-
-        from aiohttp import web
-
-        from pgs.serve.app import AvatarServer
-        from pgs.serve.engine import HeadEngine
-
-        self.engine = HeadEngine(avatar, "cpu")
-        self.engine.warm_up()
-        self.server = AvatarServer(self.engine, max_sessions)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-
-        async def start() -> None:
-            self.runner = web.AppRunner(self.server.app())
-            await self.runner.setup()
-            await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(start())
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, name="pgs-serve-test", daemon=True)
-        self.thread.start()
-        if not started.wait(30):
-            raise RuntimeError("test server did not start")
-
-    def sessions(self) -> int:
-        """Live sessions on the server."""
-        return len(self.server.sessions)
-
-    def stop(self) -> None:
-        """Shut the app down and stop the loop."""
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.engine.close()

@@ -47,12 +47,16 @@ class LiveClient:
         base_url: e.g. ``http://127.0.0.1:8010``.
         microphone: an audio file sent as the microphone track (played in real time), or None.
         keep_frames: keep the decoded frames (tests) or only their times (benchmark).
+        loop: play the microphone file over and over.
     """
 
-    def __init__(self, base_url: str, microphone: str | Path | None = None, keep_frames: bool = True) -> None:
+    def __init__(
+        self, base_url: str, microphone: str | Path | None = None, keep_frames: bool = True, loop: bool = False
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.microphone = microphone
         self.keep_frames = keep_frames
+        self.loop = loop
         self.received = Received()
         self.session: str | None = None
         self._pc = None
@@ -73,7 +77,7 @@ class LiveClient:
         pc = RTCPeerConnection()
         self._pc = pc
         if self.microphone is not None:
-            self._player = MediaPlayer(str(self.microphone))
+            self._player = MediaPlayer(str(self.microphone), loop=self.loop)
             pc.addTrack(self._player.audio)
         else:
             pc.addTransceiver("audio", direction="recvonly")
