@@ -70,7 +70,10 @@ def test_fast_path_images_equal_the_training_path(backend, seed, n, cameras, siz
     assert fast.pixel_counts is None and train.pixel_counts is not None
     assert fast.color.grad_fn is None and train.color.grad_fn is not None
     for field in ("color", "alpha", "depth"):
-        torch.testing.assert_close(getattr(fast, field), getattr(train, field).detach(), atol=1e-7, rtol=0)
+        if backend == "cpu":  # the same float32 operations per pixel: bit-identical
+            assert torch.equal(getattr(fast, field), getattr(train, field).detach()), field
+        else:
+            torch.testing.assert_close(getattr(fast, field), getattr(train, field).detach(), atol=1e-7, rtol=0)
     assert torch.equal(fast.radii, train.radii)
 
 
