@@ -46,7 +46,7 @@ def test_forward(benchmark, num, size):
     """Forward only, head-sized scene."""
     g, cams = head_scene(num, size, size)
     out = benchmark(_forward, g, cams)
-    assert int(out.pixel_counts.sum()) > 0
+    assert float(out.alpha.max()) > 0  # the inference path: no pixel counts
 
 
 @pytest.mark.parametrize("num", [10_000, 30_000])

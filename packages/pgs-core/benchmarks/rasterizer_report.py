@@ -48,12 +48,12 @@ def run_case(backend: str, scene: str, num: int, size: int, garden: str, repeats
             t0 = time.perf_counter()
             out = render(g, cams)
             fwd.append(time.perf_counter() - t0)
-        pairs = int(out.pixel_counts.sum())
         leaves = GaussianParams(**{k: v.detach().clone().requires_grad_() for k, v in g.as_dict().items()})
         t0 = time.perf_counter()
         out = render(leaves, cams)
         (out.color.sum() + out.alpha.sum()).backward()
         fb.append(time.perf_counter() - t0)
+        pairs = int(out.pixel_counts.sum())  # the training path counts (the inference one does not)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     return {
         "backend": backend, "scene": scene if scene == "garden" else f"head {size}x{size} {num // 1000}k",
