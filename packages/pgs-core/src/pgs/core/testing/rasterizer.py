@@ -46,7 +46,10 @@ def check_rasterizer(
     times the largest Gaussian colour, finite depth), that radius-0 and behind-camera Gaussians
     have zero pixel counts, that counts are non-negative integers no larger than the pixels
     inside each Gaussian's radius square, and that gradients reach every `GaussianParams`
-    tensor and ``means2d``.
+    tensor and ``means2d``. Then the ``with_pixel_counts`` flag and the inference path: a render
+    under ``torch.no_grad()`` has no counts and the training render's images; asked for, its
+    counts are the training render's; ``with_pixel_counts=False`` gives none; and, where the
+    config has ``pixel_count_rule``, ``"paper"`` counts at least what ``"pixel-gs"`` counts.
 
     Args:
         spec: the backend's `ComponentSpec`.
@@ -105,6 +108,37 @@ def check_rasterizer(
         _require(bool((grad != 0).any()), f"{name}: zero gradient for GaussianParams.{field}")
     _require(out.means2d.grad is not None, f"{name}: means2d.grad is not retained after backward")
     _require(bool((out.means2d.grad != 0).any()), f"{name}: means2d.grad is all zero")
+    _check_count_flag(rasterizer, gaussians, cameras, out, name)
+
+
+def _check_count_flag(rasterizer: Any, gaussians: GaussianParams, cameras: Cameras, trained: Any, name: str) -> None:
+    """The ``with_pixel_counts`` flag, the inference path and the Eq. 5 rules (see `check_rasterizer`)."""
+    plain = GaussianParams(**{k: v.detach() for k, v in gaussians.as_dict().items()})
+    with torch.no_grad():
+        inference = rasterizer.render(plain, cameras)
+        asked = rasterizer.render(plain, cameras, with_pixel_counts=True)
+    _require(inference.pixel_counts is None, f"{name}: an inference render (no_grad) computed pixel counts")
+    for field in ("color", "alpha"):
+        same = torch.allclose(getattr(inference, field), getattr(trained, field).detach(), atol=1e-5, rtol=0)
+        _require(same, f"{name}: the inference render's {field} differs from the training render's")
+    _require(
+        asked.pixel_counts is not None and torch.equal(asked.pixel_counts, trained.pixel_counts),
+        f"{name}: with_pixel_counts=True without gradients gives other counts than the training render",
+    )
+    refused = rasterizer.render(gaussians, cameras, with_pixel_counts=False)
+    _require(refused.pixel_counts is None, f"{name}: with_pixel_counts=False still computed pixel counts")
+    config = getattr(rasterizer, "config", None)
+    if config is None or "pixel_count_rule" not in type(config).model_fields:
+        return
+    counts = {}
+    for rule in ("paper", "pixel-gs"):
+        variant = type(rasterizer)(config.model_copy(update={"pixel_count_rule": rule}))
+        with torch.no_grad():
+            counts[rule] = variant.render(plain, cameras, with_pixel_counts=True).pixel_counts.long()
+    _require(
+        bool((counts["paper"] >= counts["pixel-gs"]).all()),
+        f"{name}: pixel_count_rule 'paper' counts fewer pixels than 'pixel-gs' for some Gaussian",
+    )
 
 
 __all__ = ["check_rasterizer"]
