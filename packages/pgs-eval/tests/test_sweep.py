@@ -118,6 +118,7 @@ def _result(speaker: str, variant: str, seed: int, psnr: float, lpips: float) ->
         "num_gaussians_total": 500,
         "training": {"seconds": 10.0},
         "report": {"metrics": {"PSNR": {"value": psnr}, "LPIPS": {"value": lpips}, "LSE-D": {"value": None}}},
+        "cross_driven": {"novel": {"metrics": {"LSE-D": {"value": 8.0 - psnr / 100}, "LSE-C": {"value": None}}}},
     }
 
 
@@ -144,6 +145,9 @@ def test_summary_overall_averages_speakers_per_seed_and_pairs_by_seed() -> None:
     assert by_key[("a", "LPIPS")].difference.values == pytest.approx((0.0, 0.01, 0.02))
     assert by_key[("a", "LPIPS")].verdict == NO_DIFFERENCE  # the interval of (0, .01, .02) contains 0
     assert ("a", "Gaussians") not in by_key  # no direction: not compared
+    lse = by_key[("a", "LSE-D (novel)")]  # cross-driven (Table 2) per audio; lower is better
+    assert lse.difference.mean == pytest.approx(-0.004) and lse.verdict == BETTER
+    assert ("a", "LSE-C (novel)") not in by_key  # n/a values are left out
 
 
 # ------------------------------------------------------------------------------------------ end to end
@@ -188,9 +192,13 @@ def test_sweep_on_embedded_ray(tiny_speaker: Path, tmp_path: Path, make_tiny_con
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
-    path = _tiny_sweep(tmp_path, tiny_speaker, make_tiny_config)
+    evaluation = {"max_frames": 2, "fps_frames": 0, "audios": [str(tiny_speaker / "aud.wav")]}
+    path = _tiny_sweep(tmp_path, tiny_speaker, make_tiny_config, evaluation=evaluation)
     assert main(["sweep", str(path), "--num-cpus", "2", "--quiet"]) == 0
     summary = _check_outputs(tmp_path / "sweep")
+    assert "### Table 2: cross-driven lip sync (mean ± 95 % CI)" in (tmp_path / "sweep" / "sweep.md").read_text()
+    cross = tmp_path / "sweep" / "spk" / "full" / "seed-1" / "eval" / "cross_driven" / "aud.json"
+    assert json.loads(cross.read_text())["metrics"]["LSE-D"]["note"].startswith("weights not supplied")
     assert {r["reused"] for r in summary["runs"]} == {False}
     status = json.loads((tmp_path / "sweep" / "sweep_status.json").read_text())
     assert status["executor"] == "ray" and status["counts"]["done"] == 4

@@ -21,7 +21,15 @@ from typing import Any
 from pgs.core.io.atomic import atomic_write_bytes, atomic_write_text
 from pgs.eval.stats import LEVEL, Interval, mean_interval, paired_difference, verdict
 from pgs.eval.sweep.spec import SWEEP_SCHEMA, Sweep
-from pgs.eval.tables import DECIMALS, DIRECTIONS, TABLE1_METRICS, TABLE3_METRICS, format_duration, header
+from pgs.eval.tables import (
+    DECIMALS,
+    DIRECTIONS,
+    TABLE1_METRICS,
+    TABLE2_METRICS,
+    TABLE3_METRICS,
+    format_duration,
+    header,
+)
 
 #: Scope name of the speaker-averaged summary.
 OVERALL = "overall"
@@ -49,6 +57,12 @@ def run_metrics(result: dict[str, Any]) -> dict[str, float]:
         value = _finite(bench.get(key))
         if value is not None:
             out[key] = value
+    for audio, cross in (result.get("cross_driven") or {}).items():  # Table 2: "LSE-D (audio)"
+        for name in TABLE2_METRICS:
+            entry = (cross.get("metrics") or {}).get(name)
+            value = _finite(entry.get("value") if isinstance(entry, dict) else None)
+            if value is not None:
+                out[cross_metric(name, audio)] = value
     gaussians = _finite(result.get("num_gaussians_total"))
     if gaussians is not None:
         out["Gaussians"] = gaussians
@@ -58,14 +72,32 @@ def run_metrics(result: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+def cross_metric(name: str, audio: str) -> str:
+    """Key of a cross-driven metric: ``"LSE-D (audio)"``."""
+    return f"{name} ({audio})"
+
+
+def base_metric(metric: str) -> str:
+    """``"LSE-D (audio)"`` -> ``"LSE-D"``; other names unchanged."""
+    return metric.split(" (", 1)[0]
+
+
 def higher_is_better(metric: str) -> bool | None:
     """Direction of a metric (None: no direction, not compared)."""
-    return DIRECTIONS.get(metric, _EXTRA_DIRECTIONS.get(metric))
+    base = base_metric(metric)
+    return DIRECTIONS.get(base, _EXTRA_DIRECTIONS.get(base))
 
 
 def decimals(metric: str) -> int:
     """Decimal places of a metric in tables."""
-    return DECIMALS.get(metric, EXTRA_METRICS.get(metric, 3))
+    base = base_metric(metric)
+    return DECIMALS.get(base, EXTRA_METRICS.get(base, 3))
+
+
+def compared_metrics(by_variant: dict[str, dict[str, Any]]) -> list[str]:
+    """`COMPARED`, then the cross-driven ``LSE-D (audio)`` / ``LSE-C (audio)`` keys present."""
+    cross = sorted({m for ms in by_variant.values() for m in ms if " (" in m and base_metric(m) in TABLE2_METRICS})
+    return [*COMPARED, *cross]
 
 
 Values = dict[str, dict[str, dict[str, dict[int, float]]]]  # speaker -> variant -> metric -> seed -> value
@@ -160,7 +192,7 @@ def summarize(results: Sequence[dict[str, Any]], speakers: Sequence[str], pairs:
             for variant, by_metric in by_variant.items()
         }
         for a, b in pairs:
-            for metric in COMPARED:
+            for metric in compared_metrics(by_variant):
                 direction = higher_is_better(metric)
                 va = by_variant.get(a, {}).get(metric)
                 vb = by_variant.get(b, {}).get(metric)
@@ -227,6 +259,25 @@ def table3_ci(summary: Summary, scope: str, rows: Sequence[tuple[str, str, str, 
     return _table(head, body, 3)
 
 
+def table2_ci(summary: Summary, scope: str, rows: Sequence[tuple[str, str]], audios: Sequence[str]) -> list[str]:
+    """Table 2 layout (per driving audio LSE-D↓, LSE-C↑) with mean ± CI cells; `rows` are (variant, label)."""
+    head = ["Method", *(f"{header(m)} ({a})" for a in audios for m in TABLE2_METRICS), "n"]
+    body = []
+    for variant, label in rows:
+        cells = summary.intervals.get(scope, {}).get(variant, {})
+        keys = [cross_metric(m, a) for a in audios for m in TABLE2_METRICS]
+        n = max((cells[k].n for k in keys if k in cells), default=0)
+        body.append([label, *(_cell(cells.get(k), k) for k in keys), str(n)])
+    return _table(head, body, 1)
+
+
+def _metric_header(metric: str) -> str:
+    base = base_metric(metric)
+    direction = higher_is_better(metric)
+    arrow = "" if direction is None or base in DIRECTIONS else ("↑" if direction else "↓")
+    return header(base) + arrow + metric[len(base) :]
+
+
 def differences_md(summary: Summary, scope: str) -> list[str]:
     """Paired differences of one scope as a table (a − b, metric, mean ± CI, interval, n, verdict)."""
     head = ["a − b", "metric", "mean ± CI", "95 % CI", "n", "verdict for a"]
@@ -237,7 +288,7 @@ def differences_md(summary: Summary, scope: str) -> list[str]:
         d = c.difference
         places = decimals(c.metric) + 1
         span = "–" if d.low is None else f"[{d.low:.{places}f}, {d.high:.{places}f}]"
-        body.append([f"{c.a} − {c.b}", header(c.metric), d.format(places), span, str(d.n), c.verdict])
+        body.append([f"{c.a} − {c.b}", _metric_header(c.metric), d.format(places), span, str(d.n), c.verdict])
     if not body:
         return ["(no pairs with values in this scope)"]
     return _table(head, body, 2)
@@ -251,6 +302,7 @@ def sweep_markdown(sweep: Sweep, summary: Summary, states: Sequence[Any]) -> str
     t3_rows = [(v.name, labels[v.name], *components(first_config.get(v.name, {}))) for v in sweep.variants]
     done = sum(1 for s in states if s.state == "done")
     failed = [s for s in states if s.state == "failed"]
+    audios = [name for name, _ in (states[0].run.audios if states else ())]
     lines = [
         f"# Sweep {sweep.name}",
         "",
@@ -267,6 +319,9 @@ def sweep_markdown(sweep: Sweep, summary: Summary, states: Sequence[Any]) -> str
     for scope, title in scopes:
         lines += [f"## {title}", "", "### Table 1: self-driven reconstruction (mean ± 95 % CI)", ""]
         lines += table1_ci(summary, scope, t1_rows)
+        if audios:
+            lines += ["", "### Table 2: cross-driven lip sync (mean ± 95 % CI)", ""]
+            lines += table2_ci(summary, scope, t1_rows, audios)
         lines += ["", "### Table 3: ablation (mean ± 95 % CI)", ""]
         lines += table3_ci(summary, scope, t3_rows)
         lines += ["", "### Paired differences (same speaker and seed)", ""]
@@ -403,6 +458,7 @@ __all__ = [
     "sweep_json",
     "sweep_markdown",
     "table1_ci",
+    "table2_ci",
     "table3_ci",
     "write_sweep_outputs",
 ]

@@ -166,6 +166,23 @@ def _write_png(array: Any, path: Path) -> Path:
     return atomic_write_bytes(path, buffer.getvalue())
 
 
+def _cross_driven(run: RunSpec, options: Any, train_set: Any, eval_dir: Path) -> dict[str, Any]:
+    """Cross-driven reports (Table 2) of the run's novel audios, also written to ``eval/cross_driven/``."""
+    if not run.audios:
+        return {}
+    from pgs.core.inference import load_head
+    from pgs.eval.selfdriven import evaluate_cross_driven
+
+    loaded = load_head(run.folder / "checkpoints" / "final.pt", options.device)
+    (eval_dir / "cross_driven").mkdir(parents=True, exist_ok=True)
+    reports = {}
+    for name, path in run.audios:
+        cross = evaluate_cross_driven(loaded, path, train_set, options, method=run.label or run.variant, name=name)
+        reports[name] = cross.report.to_dict()
+        atomic_write_text(eval_dir / "cross_driven" / f"{name}.json", json.dumps(reports[name], indent=2) + "\n")
+    return reports
+
+
 def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> dict[str, Any]:
     """Train, evaluate and picture one run in ``run.folder``; returns (and writes) its ``result.json`` data.
 
@@ -223,6 +240,7 @@ def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> 
             means2d, int(image.shape[1]), int(image.shape[0]), background=image, label=run.variant
         )
         _write_png(picture, run.folder / "density.png")
+        cross = _cross_driven(run, options, train_set, eval_dir)
         result = {
             "schema": RUN_SCHEMA,
             "run_id": run.run_id,
@@ -234,6 +252,7 @@ def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> 
             "config": run.config,
             "evaluation": run.evaluation_dict(),
             "report": evaluation.report.to_dict(),
+            "cross_driven": cross,
             "num_gaussians": counts,
             "num_gaussians_total": total,
             "training": {

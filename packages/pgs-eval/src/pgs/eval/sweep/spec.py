@@ -58,6 +58,9 @@ class EvaluationEntry(_Section):
     syncnet_weights: str | None = Field(None, description="syncnet_v2.model for LSE-D / LSE-C.")
     landmarker: str | None = Field(None, description="MediaPipe face_landmarker.task for LMD on real speakers.")
     device: str | None = Field(None, description="Evaluation device (default: the run's training device).")
+    audios: list[str] = Field(
+        default_factory=list, description="Novel driving audios: cross-driven LSE per audio (Table 2)."
+    )
 
 
 class SweepFile(_Section):
@@ -112,6 +115,7 @@ class RunSpec:
         evaluation: how the run is evaluated.
         resources: scheduler resources.
         label: table row label of the variant.
+        audios: (column name, file) of the novel driving audios (cross-driven, Table 2).
     """
 
     run_id: str
@@ -123,10 +127,14 @@ class RunSpec:
     evaluation: EvalOptions
     resources: Resources = field(default_factory=Resources)
     label: str = ""
+    audios: tuple[tuple[str, Path], ...] = ()
 
     def evaluation_dict(self) -> dict[str, Any]:
         """The evaluation options as JSON data (the fingerprint a finished run is reused by)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.evaluation).items()}
+        data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.evaluation).items()}
+        if self.audios:
+            data["audios"] = {name: str(path) for name, path in self.audios}
+        return data
 
 
 @dataclass
@@ -286,6 +294,7 @@ def build_runs(
     resources: Resources,
     folder_of: Any,
     source: str,
+    audios: Sequence[tuple[str, Path]] = (),
 ) -> list[RunSpec]:
     """Every (speaker, variant, seed) run with its validated config.
 
@@ -298,6 +307,7 @@ def build_runs(
         resources: per-run resources.
         folder_of: ``folder_of(speaker, variant, seed) -> Path``.
         source: where the sweep came from (error messages).
+        audios: (name, file) of novel driving audios evaluated cross-driven.
 
     Raises:
         ConfigError: a run's config does not validate (every run is checked before any starts).
@@ -323,6 +333,7 @@ def build_runs(
                         evaluation=options,
                         resources=resources,
                         label=variant.label or variant.name,
+                        audios=tuple(audios),
                     )
                 )
     return runs
@@ -391,6 +402,15 @@ def load_sweep(
         fps_warmup=min(10, ev.fps_frames),
         device=device,
     )
+    audios = []
+    for entry in ev.audios:
+        audio = _resolve(entry, root)
+        if not audio.is_file():
+            raise ConfigError(f"{source}: evaluation.audios: {audio}: file not found")
+        name, n = audio.stem or "audio", 2
+        while name in [a for a, _ in audios]:
+            name, n = f"{audio.stem}_{n}", n + 1
+        audios.append((name, audio))
     runs = build_runs(
         base,
         variants,
@@ -400,6 +420,7 @@ def load_sweep(
         spec.resources,
         lambda speaker, variant, seed: out / speaker / variant / f"seed-{seed}",
         source,
+        audios,
     )
     names = {v.name for v in variants}
     compare = [tuple(p) for p in spec.compare] if spec.compare else default_pairs(variants)
