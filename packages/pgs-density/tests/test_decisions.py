@@ -116,3 +116,39 @@ def test_without_occluders_both_strategies_agree(rasterizer) -> None:
     assert grad_score == pytest.approx(float(g.mean()), rel=1e-5)
     assert pixel_score == pytest.approx(float((m * g).sum() / m.sum()), rel=1e-5)
     assert grad_grows == pixel_grows
+
+
+def test_decision_probe_records_both_strategies_decisions(factories) -> None:
+    """The probe's Eq. 1 / Eq. 2 sets equal what GradientStrategy / PixelAwareStrategy decide on the same views."""
+    from pgs.density.compare import DecisionProbe
+
+    n, views = 50, 3
+    g = torch.Generator().manual_seed(4)
+    renders = []
+    for _ in range(views):
+        grad = torch.randn(2, n, 2, generator=g) * 3e-6 * torch.rand(2, n, 1, generator=g) * 3  # NDC ~ 2e-4
+        radii = torch.randint(0, 6, (2, n), generator=g, dtype=torch.int32)
+        counts = torch.where(radii > 0, torch.randint(1, 200, (2, n), generator=g), 0)
+        renders.append(factories["render"](grad, radii, None, counts))
+    config = dict(GROWTH_ONLY, grad_threshold=2e-4, refine_from=0, refine_every=views, refine_until=10**6)
+    decisions = {}
+    for strategy in (
+        GradientStrategy(GradientConfig(**config)),
+        PixelAwareStrategy(PixelAwareConfig(**config)),
+        DecisionProbe(PixelAwareConfig(**config)),
+    ):
+        params = factories["params"](n)
+        state = strategy.initial_state(params, 1.0)
+        for render in renders:
+            strategy.accumulate(render, state)
+        high = strategy.decide_growth(params, state)
+        decisions[strategy.name] = high.clone | high.split
+        if isinstance(strategy, DecisionProbe):
+            strategy.refine(params, factories["optimizers"](params), state, views)
+            record = strategy.records[0]
+    pixel, gradient = decisions["pixel-aware"], decisions["gradient"]
+    assert (record.num, record.pixel, record.gradient) == (n, int(pixel.sum()), int(gradient.sum()))
+    assert record.only_pixel == int((pixel & ~gradient).sum()) and record.only_gradient == int(
+        (gradient & ~pixel).sum()
+    )
+    assert record.differ > 0  # random coverage: the statistics disagree somewhere
