@@ -429,6 +429,53 @@ def _forward_chunk(
     return composited, saturated
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _forward_chunk_inference(
+    state: np.ndarray,
+    base: np.uint64,
+    px: float,
+    dy: float,
+    mx: float,
+    ca: float,
+    cb: float,
+    cc: float,
+    op: float,
+    c_r: float,
+    c_g: float,
+    c_b: float,
+    z: float,
+) -> int:
+    """`_forward_chunk` without what only training reads (the end of the composited range, counts).
+
+    The same float32 operations on T, colour, depth and liveness, so the same images.
+
+    Returns:
+        Pixels of the chunk that saturated here.
+    """
+    saturated = 0
+    for j in range(_ULANES):
+        i = base + j
+        dx = mx - (px + np.float32(j))
+        sigma = _sigma(dx, dy, ca, cb, cc)
+        alpha = min(_ALPHA_MAX, op * _exp_neg(sigma))
+        trans = state[i]
+        live = state[i + _O6] != _ZERO
+        passes = live & (sigma >= _ZERO) & (alpha >= _ALPHA_MIN)
+        next_trans = trans * (_ONE - alpha)
+        keeps = next_trans >= _T_MIN
+        comp = passes & keeps
+        sat = passes & (~keeps)  # 3DGS rule: the saturating Gaussian is not composited
+        w = alpha * trans if comp else _ZERO
+        state[i + _O1] = state[i + _O1] + c_r * w
+        state[i + _O2] = state[i + _O2] + c_g * w
+        state[i + _O3] = state[i + _O3] + c_b * w
+        state[i + _O4] = state[i + _O4] + z * w
+        state[i] = next_trans if comp else trans
+        state[i + _O6] = _ZERO if sat else state[i + _O6]
+        saturated += np.int32(sat)
+    return saturated
+
+
 @numba.njit(cache=True, nogil=True, parallel=True)
 def forward_tiles(
     means2d: np.ndarray,
@@ -659,8 +706,8 @@ def forward_tiles_inference(
                     if chunk_live[chunk] == 0:
                         continue
                     px = np.float32(x0 + k * LANES) + _HALF
-                    _comp, sat = _forward_chunk(
-                        state, np.uint64(chunk * chunk_floats), px, dy, mx, ca, cb, cc, op, c_r, c_g, c_b, z, _ZERO
+                    sat = _forward_chunk_inference(
+                        state, np.uint64(chunk * chunk_floats), px, dy, mx, ca, cb, cc, op, c_r, c_g, c_b, z
                     )
                     n_sat += sat
                     chunk_live[chunk] -= sat
