@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +29,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def server(tiny: dict[str, Path]) -> Iterator[ServerThread]:
-    """A server of the one-pose avatar (constant pose: frame differences come from the audio alone)."""
+def _server(tiny: dict[str, Path]) -> Iterator[ServerThread]:
     thread = ServerThread(tiny["still"], max_sessions=2)
     yield thread
     thread.stop()
+
+
+@pytest.fixture
+def server(_server: ServerThread) -> ServerThread:
+    """The server of the one-pose avatar, with every session of earlier tests gone.
+
+    Constant pose: frame differences come from the audio alone.
+    """
+    deadline = time.monotonic() + 45  # a peer that vanished is dropped when ICE consent expires (~30 s)
+    while _server.sessions() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _server.sessions() == 0, "sessions of an earlier test are still open"
+    return _server

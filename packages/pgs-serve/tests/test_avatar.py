@@ -79,47 +79,27 @@ def test_plain_checkpoint_and_bad_files_are_one_line_errors(tiny: dict[str, Path
 
 
 def test_export_cli_and_render_without_the_training_folder(tiny: dict[str, Path], tmp_path: Path) -> None:
-    pgs = [str(Path(sys.executable).parent / "pgs")]
+    from pgs.core.cli.main import main
+
     out = tmp_path / "cli.pgs"
-    env = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [*pgs, "export", str(tiny["checkpoint"]), str(out), "--avatar", "--loop-frames", "7"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
+    assert main(["export", str(tiny["checkpoint"]), str(out), "--avatar", "--loop-frames", "7"]) == 0
     assert len(load_avatar(out).replay) == 7
     # the avatar renders with the speaker folder gone (audio copied out first)
     speaker = tmp_path / "speaker"
     shutil.copytree(tiny["speaker"], speaker)
-    avatar = build_avatar(tiny["checkpoint"], speaker, 5)
-    save_avatar(avatar, tmp_path / "away.pgs")
+    save_avatar(build_avatar(tiny["checkpoint"], speaker, 5), tmp_path / "away.pgs")
     shutil.copy(speaker / "aud.wav", tmp_path / "speech.wav")
     shutil.rmtree(speaker)
-    done = subprocess.run(
-        [
-            *pgs,
-            "render",
-            str(tmp_path / "away.pgs"),
-            "--audio",
-            str(tmp_path / "speech.wav"),
-            "--out",
-            str(tmp_path / "talk.mp4"),
-            "--device",
-            "cpu",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "talk.mp4").stat().st_size > 1000
+    talk = tmp_path / "talk.mp4"
+    args = ["render", str(tmp_path / "away.pgs"), "--audio", str(tmp_path / "speech.wav"), "--out", str(talk)]
+    assert main([*args, "--device", "cpu"]) == 0
+    assert talk.stat().st_size > 1000
+    # a file that does not load: exit code 2 and one line, no traceback (a real process, real stderr)
     bad = tmp_path / "bad.pgs"
     bad.write_bytes(b"not an archive")
-    done = subprocess.run([*pgs, "serve", str(bad)], capture_output=True, text=True, env=env, timeout=120)
+    pgs = str(Path(sys.executable).parent / "pgs")
+    env = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([pgs, "serve", str(bad)], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "bad.pgs" in lines[0] and "Traceback" not in done.stderr

@@ -147,6 +147,7 @@ def test_chromium_plays_the_avatar_with_a_fake_microphone(
                         if len(playing) >= 8 and playing[-1]["t"] - playing[0]["t"] > 2.5:
                             break
                     shot = await tools.call("Page.captureScreenshot", format="png")
+                    await tools.evaluate("disconnect().then(() => 'closed')")  # the Stop button's action
                     return base64.b64decode(shot["data"])
 
         png = asyncio.run(run())
@@ -158,6 +159,10 @@ def test_chromium_plays_the_avatar_with_a_fake_microphone(
             browser.kill()
         shutil.rmtree(profile, ignore_errors=True)
     (tmp_path / "browser.png").write_bytes(png)
+    deadline = time.monotonic() + 10
+    while server.sessions() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.1)
+    assert server.sessions() == 0  # type: ignore[attr-defined]  # DELETE /session freed the slot
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     playing = [s for s in samples if s["t"] > 0]
     assert playing, f"the video never started: {samples[-3:]}"

@@ -161,9 +161,15 @@ class HeadEngine:
         feats = torch.cat([feats, stream.flush()])
         return feats[:AUDIO_WINDOW]
 
-    def warm_up(self) -> None:
-        """Render one frame so that compilation and caches are done before the first client."""
-        self.render(0, self.silence_window())
+    def warm_up(self, frames: int = 5) -> None:
+        """Render a few frames on the render thread before the first client arrives.
+
+        Compilation, caches and thread pools get ready: the first renders after loading are several
+        times slower than the steady state.
+        """
+        window = self.silence_window()
+        for i in range(frames):
+            self._executor.submit(self.render, i, window).result()
 
     def close(self) -> None:
         """Stop the worker thread."""
