@@ -115,3 +115,30 @@ def test_ablate_produces_all_five_rows(
     again = json.loads((out / "ablation.json").read_text())
     assert [r["slug"] for r in again["rows"]] == ["full"] and again["rows"][0]["retrained"] is False
     assert (out / "full" / "checkpoints" / "final.pt").stat().st_mtime_ns == before
+
+
+def test_ablate_with_seeds_writes_intervals(
+    tiny_speaker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_tiny_config
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(make_tiny_config(tiny_speaker, tmp_path / "base", iterations=(2, 2, 1))))
+    out = tmp_path / "ablation"
+    args = ["ablate", str(config), "--out", str(out), "--fps-frames", "0", "--max-frames", "2"]
+    assert main([*args, "--variants", "pixel-concat", "full", "--seeds", "3", "5"]) == 0
+    table = (out / "table3.md").read_text()
+    assert "mean ± 95 % CI over seeds [3, 5]" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    rows = [r for r in rows if not r.startswith(("| Variant", "| :--"))]
+    assert [r.split("|")[1].strip() for r in rows] == ["pixel-aware + concat-mlp", "full (pixel-aware + MGF)"]
+    assert all(" ± " in r.split("|")[4] and r.split("|")[-2].strip() == "2" for r in rows)  # PSNR cell, n
+    summary = json.loads((out / "ablation.json").read_text())
+    assert [(r["slug"], r["seed"]) for r in summary["rows"]] == [
+        ("pixel-concat", 3), ("pixel-concat", 5), ("full", 3), ("full", 5)
+    ]
+    assert summary["summary"]["full"]["PSNR"]["n"] == 2
+    assert {(c["a"], c["b"]) for c in summary["comparisons"]} == {("full", "pixel-concat")}
+    for slug in ("pixel-concat", "full"):
+        for seed in (3, 5):
+            assert json.loads((out / slug / f"seed-{seed}" / "config.json").read_text())["seed"] == seed
+    assert (out / "sweep.md").is_file() and (out / "fig5_density.png").is_file()

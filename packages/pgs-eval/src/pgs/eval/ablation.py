@@ -369,7 +369,7 @@ def _table3(results: Sequence[VariantResult], sweep: Sweep, summary: Summary) ->
         )
     rows = []
     for variant in sweep.variants:
-        config = next((r.run.config for r in sweep.runs if r.variant == variant.name), {})
+        config = next((r.config for r in sweep.runs if r.variant == variant.name), {})
         rows.append((variant.name, variant.label, *components(config)))
     reports = [r.report for r in results]
     frames = ", ".join(str(c) for c in sorted({r.frames for r in reports}))
