@@ -292,3 +292,16 @@ def test_progress_table_reads_the_run_folders(tmp_path: Path, make_tiny_config) 
     assert "queued" in rows["spk/full/seed-1"]
     assert "done" in rows["spk/full/seed-2"] and "30.00 (eval)" in rows["spk/full/seed-2"]
     assert "1 queued, 1 running, 1 done, 0 failed" in text
+
+
+def test_ray_executor_without_ray_is_a_clear_error(
+    tmp_path: Path, make_tiny_config, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed
+    (tmp_path / "spk").mkdir()
+    path = _sweep_file(tmp_path, make_tiny_config(tmp_path / "spk", tmp_path / "o"), output="out", variants=["full"])
+    assert main(["sweep", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "ray is not installed" in err and "--executor local" in err
+    assert not (tmp_path / "out").exists()
+    assert main(["sweep", str(path), "--list"]) == 0  # nothing else needs ray

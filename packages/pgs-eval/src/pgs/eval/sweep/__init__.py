@@ -29,14 +29,16 @@ def make_executor(
 
     Raises:
         ConfigError: an unknown kind, or Ray options with ``local``.
+        PgsError: ``ray`` without ray installed.
     """
-    from pgs.eval.sweep.executors import LocalExecutor, RayExecutor
+    from pgs.eval.sweep.executors import LocalExecutor, RayExecutor, import_ray
 
     if kind == "local":
         if address is not None:
             raise ConfigError("--address needs --executor ray")
         return lambda session: LocalExecutor(session, on_start=on_start)
     if kind == "ray":
+        import_ray()  # a missing ray is an error before anything is written
         return lambda session: RayExecutor(session, address, num_cpus, num_gpus, on_start=on_start)
     raise ConfigError(f"executor: unknown {kind!r}; choose ray or local")
 
