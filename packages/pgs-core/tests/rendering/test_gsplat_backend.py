@@ -133,3 +133,12 @@ def test_gsplat_inference_has_no_counts_and_training_gradients_reach_everything(
     assert out.means2d.grad is not None and bool((out.means2d.grad != 0).any())
     for name, tensor in leaves.as_dict().items():
         assert tensor.grad is not None and bool(torch.isfinite(tensor.grad).all()), name
+
+
+def test_unknown_pixel_count_rule_is_one_clear_config_error():
+    from pgs.core.errors import ConfigError
+    from pgs.core.registry import registry
+
+    for backend in ("torch", "gsplat"):
+        with pytest.raises(ConfigError, match="pixel_count_rule: Input should be 'paper' or 'pixel-gs'"):
+            registry("pgs.rasterizers").create(backend, {"pixel_count_rule": "after"})
