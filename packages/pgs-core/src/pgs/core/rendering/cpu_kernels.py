@@ -9,7 +9,9 @@ Eq. 3 alpha blending; pixel counts m_k^i of PGSTalker Eq. 5) over tiles binned b
   on thread scheduling. It stores, per pixel, the final transmittance and the end of the
   composited range of the tile list, which the backward pass walks back from.
 - `forward_tiles_inference`: the inference fast path of `forward_tiles` (bit-identical images):
-  no intersection records, masks, per-pixel ends or counts, and empty tiles are not visited.
+  no intersection records, masks, per-pixel ends or counts, and empty tiles are not visited; a
+  Gaussian's row spans are computed for all its rows at once (`_row_spans`, vectorised) and its
+  chunk step (`_forward_chunk_inference`) stores nothing only training reads.
 - `backward_tiles`: back-to-front per pixel (as in 3DGS), recovering the transmittance before
   each Gaussian by division, writing per-intersection gradients into its tile's range of an
   ``[M, 10]`` buffer.
