@@ -29,6 +29,7 @@ from torch import Tensor
 
 from pgs.core.errors import ConfigError, DataError, PluginError
 from pgs.core.landmarks68 import MEDIAPIPE_NUM_LANDMARKS, MEDIAPIPE_TO_IBUG68
+from pgs.core.native_logs import native_stderr_silenced, quiet_native_env
 from pgs.eval.errors import MissingWeightsError
 from pgs.eval.regions import check_frames, check_landmarks
 
@@ -115,6 +116,7 @@ class MediaPipeLandmarks(LandmarkSource):
                 f"{path}: MediaPipe Face Landmarker model not found; download face_landmarker.task once from "
                 f"{FACE_LANDMARKER_URL} and pass its path as model_path"
             )
+        quiet_native_env()
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as exc:
@@ -129,7 +131,8 @@ class MediaPipeLandmarks(LandmarkSource):
             min_face_presence_confidence=min_confidence,
         )
         try:
-            self._landmarker = vision.FaceLandmarker.create_from_options(options)
+            with native_stderr_silenced():  # MediaPipe's C++ start-up logs
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
         except (RuntimeError, ValueError) as exc:
             raise DataError(f"{path}: not a usable Face Landmarker model: {exc}") from None
         # close at garbage collection or interpreter exit (MediaPipe's own finaliser prints an error late at exit)
@@ -156,7 +159,8 @@ class MediaPipeLandmarks(LandmarkSource):
         out = torch.full((images.shape[0], MEDIAPIPE_NUM_LANDMARKS, 2), float("nan"), dtype=torch.float64)
         for f, image in enumerate(images):
             mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
-            result = self._landmarker.detect(mp_image)
+            with native_stderr_silenced():
+                result = self._landmarker.detect(mp_image)
             if not result.face_landmarks:
                 continue
             points = result.face_landmarks[0]

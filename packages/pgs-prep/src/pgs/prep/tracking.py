@@ -6,6 +6,7 @@ runs in MediaPipe's VIDEO mode (tracking between frames, monotonically increasin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from types import TracebackType
 import numpy as np
 
 from pgs.core.errors import DataError
+from pgs.core.native_logs import native_stderr_silenced, quiet_native_env
 
 #: Where users get the model bundle (the toolkit never downloads it).
 MODEL_URL = (
@@ -83,8 +85,16 @@ class FaceTracker:
     """
 
     def __init__(self, model_path: str | os.PathLike[str], *, video: bool = True, min_confidence: float = 0.5) -> None:
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        quiet_native_env()
+        self._silence = contextlib.ExitStack()  # MediaPipe's C++ logs, for the tracker's lifetime
+        self._silence.enter_context(native_stderr_silenced())
+        try:
+            self._open(model_path, video, min_confidence)
+        except BaseException:
+            self._silence.close()
+            raise
+
+    def _open(self, model_path: str | os.PathLike[str], video: bool, min_confidence: float) -> None:
         from mediapipe.tasks import python as mp_tasks
         from mediapipe.tasks.python import vision
 
@@ -140,6 +150,9 @@ class FaceTracker:
         if getattr(self, "_landmarker", None) is not None:
             self._landmarker.close()
             self._landmarker = None
+        if getattr(self, "_silence", None) is not None:
+            self._silence.close()
+            self._silence = None
 
     def __enter__(self) -> FaceTracker:
         return self
