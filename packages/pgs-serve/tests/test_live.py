@@ -30,6 +30,16 @@ def _mouth_box(speaker: Path) -> tuple[int, int, int, int]:
     return max(x0, 0), max(y0, 0), x1, y1
 
 
+def _assert_about_25fps(times: list[float], start: float, end: float | None = None) -> None:
+    """Throughput near 25 fps (tolerant: the CI machine is shared) and a median spacing of 40 ms."""
+    fps = frame_rate(times, start, end)
+    t = np.asarray(times)
+    t = t[(t >= start) & (t <= (end if end is not None else np.inf))]
+    spacing = float(np.median(np.diff(t)))
+    assert 18.0 <= fps <= 30.0, fps
+    assert 0.030 <= spacing <= 0.050, spacing
+
+
 async def _wait_until(predicate: object, timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -55,9 +65,7 @@ def test_microphone_session_25fps_and_the_mouth_follows_speech(server: object, t
     got = client.received
     assert len(got.frames) >= 80, len(got.frames)
     assert got.audio_frames >= 150  # 20 ms frames: about 50 per second
-    start = got.times[0]
-    fps = frame_rate(got.times, start + 0.5)
-    assert 21.0 <= fps <= 29.0, fps
+    _assert_about_25fps(got.times, got.times[0] + 0.5)
     pts_steps = np.diff(got.pts)
     assert np.median(pts_steps) == 3600  # 90 kHz clock / 25 fps
     assert got.stats["frames_sent"] >= 80 and got.stats["latency_p95_ms"] < 1000
@@ -88,10 +96,8 @@ def test_two_sessions_closing_one_leaves_the_other_untouched(server: object) -> 
         return a, b, cut
 
     _, b, cut = asyncio.run(run())
-    before = frame_rate(b.received.times, b.received.times[0] + 0.5, cut)
-    after = frame_rate(b.received.times, cut + 0.3)
-    assert 21.0 <= before <= 29.0, before
-    assert 21.0 <= after <= 29.0, after
+    _assert_about_25fps(b.received.times, b.received.times[0] + 0.5, cut)
+    _assert_about_25fps(b.received.times, cut + 0.3)
     gaps = np.diff([t for t in b.received.times if t > cut])
     assert gaps.max() < 0.3, gaps.max()  # no stall when the other session went away
 

@@ -33,6 +33,7 @@ from pgs.core.interfaces import AudioFeatures
 from pgs.serve.engine import HeadEngine
 from pgs.serve.pipeline import OutputFrame, SessionPipeline
 from pgs.serve.tracks import AvatarAudioTrack, AvatarVideoTrack, consume_microphone
+from pgs.serve.uploads import decode_audio
 
 log = logging.getLogger("pgs.serve")
 
@@ -253,22 +254,21 @@ class AvatarServer:
         raise _http_error(400, "audio: no multipart field named 'audio'")
 
     def _decode(self, path: Path, max_seconds: float) -> np.ndarray:
-        from pgs.audio.io import load_audio, resample
-
+        rate = self.engine.sample_rate
         try:
-            waveform, rate = load_audio(path)
-        except (PgsError, ValueError, TypeError) as exc:
-            raise _http_error(400, f"audio: {str(exc).replace(str(path), 'upload')}".splitlines()[0]) from None
-        if rate < MIN_SAMPLE_RATE:
-            raise _http_error(400, f"audio: sample rate {rate} Hz is too low (need at least {MIN_SAMPLE_RATE} Hz)")
-        seconds = waveform.shape[0] / rate
+            samples, source_rate = decode_audio(path, rate)
+        except PgsError as exc:
+            raise _http_error(400, f"audio: {exc}".splitlines()[0]) from None
+        if source_rate < MIN_SAMPLE_RATE:
+            raise _http_error(
+                400, f"audio: sample rate {source_rate} Hz is too low (need at least {MIN_SAMPLE_RATE} Hz)"
+            )
+        seconds = samples.shape[0] / rate
         if seconds > max_seconds:
             raise _http_error(400, f"audio: {seconds:.0f} s is longer than the {max_seconds:.0f} s accepted")
         if seconds * self.engine.fps < 1:
             raise _http_error(400, f"audio: {seconds * 1000:.0f} ms is shorter than one video frame")
-        if rate != self.engine.sample_rate:
-            waveform = resample(waveform, rate, self.engine.sample_rate)
-        return waveform.numpy().astype(np.float32, copy=False)
+        return samples
 
     async def _upload_audio(self, request: web.Request, max_seconds: float) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="pgs-serve-") as tmp:
