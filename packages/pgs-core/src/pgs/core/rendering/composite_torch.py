@@ -175,6 +175,7 @@ def _rounds(
     live: Tensor,
     start: _RoundStart | None = None,
     snapshots: _Snapshots | None = None,
+    count_rule: str | None = None,
 ) -> Iterator[_Block]:
     """Advance every tile through its list; yields each evaluated block and updates `trans`/`live`.
 
@@ -186,6 +187,7 @@ def _rounds(
         start: resume here instead of at the beginning (`trans` and `live` must hold the state
             of the tiles at that point).
         snapshots: if given (and enabled), the state at the start of each round is kept in it.
+        count_rule: the Eq. 5 rule of the blocks' ``counted`` masks, or None (no masks).
     """
     device = feat.device
     starts = lay.tile_starts[:-1]
@@ -239,10 +241,10 @@ def _rounds(
             t_excl = torch.cat([t0[:, :, None], t_incl[:, :, :-1]], dim=-1)
             weight = alpha * t_excl
             weight.mul_(contrib)
-            if lay.count_rule == "paper":  # Eq. 5 as written: T before the Gaussian >= 1e-4
+            if count_rule == "paper":  # Eq. 5 as written: T before the Gaussian >= 1e-4
                 counted = _step(t_excl, T_MIN).mul_(passes)
             else:  # pixel-gs (composited pixels), or no counts
-                counted = contrib if lay.count_rule is not None else None
+                counted = contrib if count_rule is not None else None
             # New transmittance: t_incl at the end of that prefix (Gaussians that do not pass
             # multiply it by exactly 1), or t0 if it is empty. A pixel whose product fell below
             # 1e-4 met its saturating Gaussian and is done.
@@ -305,7 +307,7 @@ class _CompositeFunction(torch.autograd.Function):
         # resume: None = everything cached; round -1 = nothing cached, replay from the start
         resume: _RoundStart | None = None if snapshots.enabled else _RoundStart.from_the_start()
         used = 0
-        for blk in _rounds(lay, feat, trans, live, snapshots=snapshots):
+        for blk in _rounds(lay, feat, trans, live, snapshots=snapshots, count_rule=lay.count_rule):
             cz = torch.bmm(blk.weight, blk.feat[:, :, rgbz])  # [B, P, 4]
             color[blk.tiles] += cz[..., :3]
             depth[blk.tiles] += cz[..., 3:]
