@@ -10,22 +10,24 @@ Public API::
 
 Encoders (registry group ``pgs.audio_encoders``): ``mel``, ``mfcc`` (with a streaming variant),
 ``npy`` (precomputed DeepSpeech / HuBERT / wav2vec features), ``hubert``, ``wav2vec2``.
+
+Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
 """
 
-from pgs.audio.api import create_encoder, encode_file
-from pgs.audio.features_io import KNOWN_LAYOUTS, detect_layout, load, load_features, save, save_features
-from pgs.audio.io import frame_count, load_audio, resample
+from pgs.core.lazy import lazy_exports
 
-__all__ = [
-    "KNOWN_LAYOUTS",
-    "create_encoder",
-    "detect_layout",
-    "encode_file",
-    "frame_count",
-    "load",
-    "load_audio",
-    "load_features",
-    "resample",
-    "save",
-    "save_features",
-]
+_EXPORTS = {
+    "create_encoder": "pgs.audio.api",
+    "encode_file": "pgs.audio.api",
+    "KNOWN_LAYOUTS": "pgs.audio.features_io",
+    "detect_layout": "pgs.audio.features_io",
+    "load": "pgs.audio.features_io",
+    "load_features": "pgs.audio.features_io",
+    "save": "pgs.audio.features_io",
+    "save_features": "pgs.audio.features_io",
+    "frame_count": "pgs.audio.io",
+    "load_audio": "pgs.audio.io",
+    "resample": "pgs.audio.io",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

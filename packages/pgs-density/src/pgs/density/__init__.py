@@ -4,17 +4,19 @@
   per-Gaussian parameters, keeping their optimizers' state row-aligned;
 - `GradientStrategy` (``gradient``): 3DGS / TalkingGaussian densification (Eq. 1);
 - `PixelAwareStrategy` (``pixel-aware``): PGSTalker's pixel-aware density control (Eqs. 2, 4, 5).
+
+Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
 """
 
-from pgs.density.config import GradientConfig, PixelAwareConfig
-from pgs.density.state import DensityState
-from pgs.density.strategies import GradientStrategy, GrowthDecision, PixelAwareStrategy
+from pgs.core.lazy import lazy_exports
 
-__all__ = [
-    "DensityState",
-    "GradientConfig",
-    "GradientStrategy",
-    "GrowthDecision",
-    "PixelAwareConfig",
-    "PixelAwareStrategy",
-]
+_EXPORTS = {
+    "GradientConfig": "pgs.density.config",
+    "PixelAwareConfig": "pgs.density.config",
+    "DensityState": "pgs.density.state",
+    "GradientStrategy": "pgs.density.strategies",
+    "GrowthDecision": "pgs.density.strategies",
+    "PixelAwareStrategy": "pgs.density.strategies",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -12,46 +12,31 @@ commands build on:
 The commands themselves: ``pgs eval`` (`pgs.eval.checkpoint_eval.evaluate_checkpoint`, built on
 `pgs.eval.selfdriven`) and ``pgs ablate`` (`pgs.eval.ablation.run_ablation`), registered in
 ``pgs.commands`` from `pgs.eval.commands`.
+
+Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
 """
 
-from pgs.eval.errors import MissingWeightsError
-from pgs.eval.figures import density_picture_png, frame_strip_png
-from pgs.eval.fps import FpsMeasurement, measure_fps
-from pgs.eval.report import (
-    CROSS_DRIVEN_METRICS,
-    SELF_DRIVEN_METRICS,
-    EvaluationReport,
-    build_evaluators,
-    evaluate_frames,
-    read_report,
-    write_report,
-)
-from pgs.eval.tables import (
-    TABLE3_VARIANTS,
-    AblationRow,
-    AblationVariant,
-    table1_markdown,
-    table2_markdown,
-    table3_markdown,
-)
+from pgs.core.lazy import lazy_exports
 
-__all__ = [
-    "CROSS_DRIVEN_METRICS",
-    "SELF_DRIVEN_METRICS",
-    "TABLE3_VARIANTS",
-    "AblationRow",
-    "AblationVariant",
-    "EvaluationReport",
-    "FpsMeasurement",
-    "MissingWeightsError",
-    "build_evaluators",
-    "density_picture_png",
-    "evaluate_frames",
-    "frame_strip_png",
-    "measure_fps",
-    "read_report",
-    "table1_markdown",
-    "table2_markdown",
-    "table3_markdown",
-    "write_report",
-]
+_EXPORTS = {
+    "MissingWeightsError": "pgs.eval.errors",
+    "density_picture_png": "pgs.eval.figures",
+    "frame_strip_png": "pgs.eval.figures",
+    "FpsMeasurement": "pgs.eval.fps",
+    "measure_fps": "pgs.eval.fps",
+    "CROSS_DRIVEN_METRICS": "pgs.eval.report",
+    "SELF_DRIVEN_METRICS": "pgs.eval.report",
+    "EvaluationReport": "pgs.eval.report",
+    "build_evaluators": "pgs.eval.report",
+    "evaluate_frames": "pgs.eval.report",
+    "read_report": "pgs.eval.report",
+    "write_report": "pgs.eval.report",
+    "TABLE3_VARIANTS": "pgs.eval.tables",
+    "AblationRow": "pgs.eval.tables",
+    "AblationVariant": "pgs.eval.tables",
+    "table1_markdown": "pgs.eval.tables",
+    "table2_markdown": "pgs.eval.tables",
+    "table3_markdown": "pgs.eval.tables",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -8,21 +8,22 @@ Registered in the ``pgs.fusion`` entry-point group:
 
 All share `DeformationHead` (small-initialised last layer, TalkingGaussian output scaling). Build
 them through the registry: ``registry("pgs.fusion").create("mgf", {...})``.
+
+Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
 """
 
-from pgs.fusion.concat_mlp import ConcatMLPConfig, ConcatMLPFusion
-from pgs.fusion.cross_attention import CrossAttentionConfig, CrossAttentionFusion
-from pgs.fusion.heads import DeformationHead, HeadConfig, split_linear
-from pgs.fusion.mgf import MGFConfig, MGFFusion
+from pgs.core.lazy import lazy_exports
 
-__all__ = [
-    "ConcatMLPConfig",
-    "ConcatMLPFusion",
-    "CrossAttentionConfig",
-    "CrossAttentionFusion",
-    "DeformationHead",
-    "HeadConfig",
-    "MGFConfig",
-    "MGFFusion",
-    "split_linear",
-]
+_EXPORTS = {
+    "ConcatMLPConfig": "pgs.fusion.concat_mlp",
+    "ConcatMLPFusion": "pgs.fusion.concat_mlp",
+    "CrossAttentionConfig": "pgs.fusion.cross_attention",
+    "CrossAttentionFusion": "pgs.fusion.cross_attention",
+    "DeformationHead": "pgs.fusion.heads",
+    "HeadConfig": "pgs.fusion.heads",
+    "split_linear": "pgs.fusion.heads",
+    "MGFConfig": "pgs.fusion.mgf",
+    "MGFFusion": "pgs.fusion.mgf",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

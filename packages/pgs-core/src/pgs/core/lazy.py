@@ -1,0 +1,42 @@
+"""Lazy re-exports (PEP 562) for package ``__init__`` modules.
+
+A package lists its public names and the module each lives in; the module is imported the first
+time a name is used. So ``import pgs.core`` (and every ``pgs`` command's ``--help``) imports
+neither torch nor numpy, while ``from pgs.core import Trainer`` still works.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_exports(
+    package: str, exports: dict[str, str], eager: dict[str, Any] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """Build ``(__getattr__, __dir__, __all__)`` for a package that re-exports `exports` lazily.
+
+    Args:
+        package: the package's ``__name__``.
+        exports: public name -> the module defining it (absolute module path).
+        eager: names already defined in the package (listed in ``__all__`` too).
+
+    Returns:
+        The module-level ``__getattr__`` and ``__dir__`` functions and the ``__all__`` list.
+    """
+    names = sorted({*exports, *(eager or {})})
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    def __dir__() -> list[str]:
+        return names
+
+    return __getattr__, __dir__, names
+
+
+__all__ = ["lazy_exports"]
