@@ -27,16 +27,16 @@ def lazy_exports(
     """
     names = sorted({*exports, *(eager or {})})
 
-    def __getattr__(name: str) -> Any:
+    def get_attribute(name: str) -> Any:
         module = exports.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(importlib.import_module(module), name)
 
-    def __dir__() -> list[str]:
+    def list_names() -> list[str]:
         return names
 
-    return __getattr__, __dir__, names
+    return get_attribute, list_names, names
 
 
 __all__ = ["lazy_exports"]

@@ -82,13 +82,27 @@ examples:
   pgs train --print-config > run.yaml          the defaults, every field described
   pgs train run.yaml                           train (output folder from the config)
   pgs train run.yaml --output runs/a           override the output folder
+  pgs train run.yaml stages.static_iterations=500 density.face.name=gradient   dotted overrides
+  pgs train --data data/speaker                the default preset (real-cpu here), output runs/speaker
+  pgs train --preset paper --data data/speaker --allow-missing-lpips
   pgs train --resume runs/a/checkpoints/last.pt  continue an interrupted run exactly
   pgs train examples/configs/paper.yaml --data D --allow-missing-lpips   the paper preset without LPIPS weights
 """
 
 
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", nargs="?", type=Path, help="run config (.yaml, .yml or .json)")
+    parser.add_argument("config", nargs="?", help="run config (.yaml, .yml or .json)")
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="dotted config overrides, e.g. stages.static_iterations=500 density.face.name=gradient",
+    )
+    parser.add_argument(
+        "--preset",
+        help="start from a shipped preset (real-cpu, paper) or file instead of a config file; with only --data: "
+        "real-cpu on a CPU, paper on CUDA",
+    )
     parser.add_argument("--print-config", action="store_true", help="print the default config (YAML) and exit")
     parser.add_argument("--resume", type=Path, metavar="CHECKPOINT", help="continue from a checkpoint")
     parser.add_argument(
@@ -145,12 +159,23 @@ def _train_run(args: argparse.Namespace) -> int:
     if args.print_config:
         sys.stdout.write(print_default_config())
         return 0
-    from pgs.core.config import load_config
-    from pgs.core.training.config import TrainConfig
+    from pgs.core.overrides import is_override
+    from pgs.core.training.assemble import assemble_config
     from pgs.core.training.launch import resume_run, start_run
 
+    overrides = list(args.overrides)
+    if args.config is not None and is_override(args.config) and not Path(args.config).exists():
+        overrides.insert(0, args.config)
+        args.config = None
     if args.resume is not None:
-        for flag, value in (("a config file", args.config), ("--data", args.data), ("--overwrite", args.overwrite)):
+        given = (
+            ("a config file", args.config),
+            ("--data", args.data),
+            ("--overwrite", args.overwrite),
+            ("--preset", args.preset),
+            ("KEY=VALUE overrides", overrides),
+        )
+        for flag, value in given:
             if value:
                 raise ConfigError(
                     f"--resume continues a run with its own config and data; {flag} cannot be combined with it "
@@ -158,18 +183,16 @@ def _train_run(args: argparse.Namespace) -> int:
                 )
         launched = resume_run(args.resume, args.output, quiet=args.quiet)
     else:
-        if args.config is None:
-            raise ConfigError("give a run config file (or --print-config, or --resume CHECKPOINT)")
-        config = load_config(args.config, TrainConfig)
-        updates = {}
-        if args.output is not None:
-            updates["output"] = args.output
-        if args.data is not None:
-            updates["data"] = {**config.data.model_dump(), "folder": args.data}
-        if args.allow_missing_lpips:
-            updates["loss"] = {**config.loss.model_dump(), "lpips_required": False}
-        if updates:
-            config = config.resolved(**updates)
+        config, source = assemble_config(
+            Path(args.config) if args.config is not None else None,
+            args.preset,
+            overrides,
+            args.data,
+            args.output,
+            {"loss": {"lpips_required": False}} if args.allow_missing_lpips else None,
+        )
+        if args.config is None and not args.quiet:
+            stderr.print(f"run config: {source}; output {config.output}")
         launched = start_run(config, overwrite=args.overwrite, quiet=args.quiet)
     result = launched.result
     if not result.finished:
