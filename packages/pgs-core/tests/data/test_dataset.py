@@ -75,6 +75,10 @@ def test_audio_sources(speaker: Path):
     np.save(speaker / "aud_hu.npy", np.zeros((22, 2, 1024), np.float32))
     assert SpeakerDataset.open(speaker, audio="aud_hu.npy").audio.layout == "hubert"
     assert SpeakerDataset.open(speaker).audio.layout == "deepspeech"  # aud_ds.npy comes first
+    (speaker / "aud_ds.npy").unlink()
+    (speaker / "aud_hu.npy").unlink()
+    np.save(speaker / "aud_eo.npy", np.zeros((22, 16, 44), np.float32))  # ER-NeRF's wav2vec features
+    assert SpeakerDataset.open(speaker).audio.layout == "wav2vec"  # found by audio: auto
 
 
 def test_au_csv_without_leading_spaces(tmp_path: Path):

@@ -30,10 +30,20 @@ EXIT_INTERRUPTED = 130
 DESCRIPTION = """\
 PGSTalker toolkit: audio-driven 3D Gaussian Splatting talking heads.
 
-examples:
-  pgs plugins                 list installed components per group
-  pgs plugins --check         load every plugin and report failures
+workflow:
+  1. a speaker folder   pgs synth data/spk                      (a synthetic speaker), or
+                        pgs prep talk.mp4 data/spk --landmarker face_landmarker.task   (a real video)
+  2. train              pgs train --data data/spk               (default preset; or: pgs train run.yaml KEY=VALUE ...)
+  3. render             pgs render runs/spk/checkpoints/final.pt --audio speech.wav --out talk.mp4
+  4. evaluate           pgs eval runs/spk/checkpoints/final.pt
+  all at once           pgs demo                                (synthetic)  |  pgs demo OUT --video talk.mp4 ...
+
+more:
+  pgs plugins [--check]       installed components per group (and whether each loads)
   pgs validate run.yaml       check a run config file
+  pgs COMMAND --help          every command's options, with examples
+
+exit codes: 0 ok, 1 a check failed, 2 bad input (one line names the file or field), 130 interrupted
 """
 
 

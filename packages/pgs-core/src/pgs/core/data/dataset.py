@@ -9,7 +9,7 @@ Folder contract (what this loader reads)::
     bc.jpg                      static background
     teeth_mask/<img_id>.npy     bool [H, W] (optional folder)
     au.csv                      OpenFace AUs (1-based frame column; header spaces stripped)
-    aud.wav | aud_ds.npy | aud_hu.npy | aud.npy   audio (see `SpeakerDataset.open`)
+    aud.wav | aud_ds.npy | aud_hu.npy | aud_eo.npy | aud.npy   audio (see `SpeakerDataset.open`)
     landmarks.npy               [N, 68, 2] pixel landmarks of every image (optional; synthetic speakers)
 
 The split is the one the transforms files hold (TalkingGaussian: the last 1/11 of the video is
@@ -46,7 +46,7 @@ Split = Literal["train", "val", "all"]
 
 #: Precomputed feature files in the order TalkingGaussian / ER-NeRF look for them, with the
 #: layout name their shape [steps, channels] implies.
-PRECOMPUTED_AUDIO: tuple[str, ...] = ("aud_ds.npy", "aud_hu.npy", "aud.npy")
+PRECOMPUTED_AUDIO: tuple[str, ...] = ("aud_ds.npy", "aud_hu.npy", "aud_eo.npy", "aud.npy")
 _LAYOUTS_BY_SHAPE: dict[tuple[int, int], str] = {(16, 29): "deepspeech", (2, 1024): "hubert", (16, 44): "wav2vec"}
 
 
