@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PYTEST := $(BIN)/python -m pytest
 JOBS ?= 2
 
-.PHONY: install test bench lint demo clean
+.PHONY: install test bench lint demo clean gpu-check
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ lint: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/pgs demo runs/demo
+
+# On a CUDA machine: gpu tests, 512x512 rasterizer and training-step benchmarks, pgs eval FPS and a
+# short real-clip training -> .benchmarks/gpu_check/gpu_check.json (exit 2 without CUDA).
+gpu-check: $(STAMP)
+	bash scripts/gpu_check.sh
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .benchmarks

@@ -12,7 +12,8 @@ pytest-benchmark reports the step; `pgs.core.training.step_profile.StepProfiler`
 step again alternately with its parts alone (data, tri-plane, networks, rasterizer forward +
 backward, loss) and records them as shares of the step median of that one run, printed and
 written to ``.benchmarks/train_step.json`` (one entry per size and stage). Environment:
-``PGS_BENCH_DEVICE`` (torch device, default the run config's), ``PGS_BENCH_ROUNDS`` (default 10).
+``PGS_BENCH_DEVICE`` (torch device, default the run config's), ``PGS_BENCH_ROUNDS`` (default 10),
+``PGS_BENCH_REPORT`` (the JSON's path).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ SHARED = ROOT / ".." / "shared" / "data"
 CLIP = SHARED / "hdtf_RD_Radio34_000.mp4"
 LANDMARKER = SHARED / "face_landmarker.task"
 CACHE = ROOT / ".benchmarks" / "clips"
-REPORT = ROOT / ".benchmarks" / "train_step.json"
+REPORT = Path(os.environ.get("PGS_BENCH_REPORT") or ROOT / ".benchmarks" / "train_step.json")
 SIZES = (256, 512)
 FACE_POINTS = 20_000
 MOUTH_POINTS = 3_000
