@@ -1,5 +1,6 @@
 """Live serving under load: N concurrent WebRTC sessions from Python aiortc clients fed a WAV file.
 
+The clients run in a separate process (`pgs.serve.client.run_sessions`), as a browser would.
 Each client sends the WAV (looped) as its microphone and receives the avatar. Reported per
 session: sustained FPS (video frames received per second after a 2 s warm-up, client side),
 audio-to-frame latency p50/p95 (server side: from the arrival of the audio sample at a frame's
@@ -20,8 +21,9 @@ not depend on a training run.
 from __future__ import annotations
 
 import argparse
-import asyncio
+import concurrent.futures
 import json
+import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +37,7 @@ from pgs.core.model.branch import BranchConfig
 from pgs.core.model.talking_head import TalkingHead, TalkingHeadConfig
 from pgs.core.testing.scenes import head_scene
 from pgs.core.training.config import TrainConfig
-from pgs.serve.client import LiveClient, frame_rate
+from pgs.serve.client import run_sessions
 from pgs.serve.local import ServerThread
 
 FACE, MOUTH = 20_000, 3_000
@@ -102,31 +104,6 @@ def render_time(server: ServerThread, repeats: int = 10) -> float:
     return best
 
 
-async def _run_sessions(url: str, sessions: int, seconds: float, wav: Path) -> list[dict]:
-    clients = [LiveClient(url, microphone=wav, keep_frames=False, loop=True) for _ in range(sessions)]
-    for client in clients:
-        await client.connect()
-    await asyncio.sleep(seconds)
-    results = []
-    for client in clients:
-        stats = await client.server_stats()
-        times = client.received.times
-        steady = frame_rate(times, times[0] + 2.0) if times else 0.0
-        results.append(
-            {
-                "fps": round(steady, 2),
-                "latency_p50_ms": stats.get("latency_p50_ms"),
-                "latency_p95_ms": stats.get("latency_p95_ms"),
-                "frames_received": len(times),
-                "frames_sent": stats.get("frames_sent"),
-                "frames_dropped": stats.get("frames_dropped"),
-            }
-        )
-    for client in clients:
-        await client.close()
-    return results
-
-
 def measure(
     size: int, sessions: int, seconds: float, threads: int, folder: Path, face: int = FACE, mouth: int = MOUTH
 ) -> dict:
@@ -135,10 +112,14 @@ def measure(
     avatar = folder / f"bench_{size}_{face}_{mouth}.pgs"
     if not avatar.is_file():
         make_bench_avatar(avatar, size, face, mouth)
-    server = ServerThread(avatar, max_sessions=max(2, sessions))
+    server = ServerThread(avatar, max_sessions=max(2, sessions), threads=threads)
     try:
         render_s = render_time(server)
-        per_session = asyncio.run(_run_sessions(server.url, sessions, seconds, _wav()))
+        # the clients run in their own process, as a browser would: their decoding does not
+        # compete with the server for this process's interpreter lock
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+            per_session = pool.submit(run_sessions, server.url, sessions, seconds, str(_wav())).result()
     finally:
         server.stop()
     return {

@@ -129,3 +129,18 @@ def test_engine_replays_poses_in_ping_pong(engine: HeadEngine) -> None:
     assert ping_pong(2 * n - 3, n) == 1
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, engine.render(n - 1, window))
+
+
+def test_a_checkpoint_serves_like_its_avatar(engine: HeadEngine, tiny: dict[str, Path]) -> None:
+    """A .pt replays its training folder (decoded once at start): the same frames as the avatar file."""
+    from pgs.core.errors import DataError
+
+    by_checkpoint = HeadEngine(tiny["checkpoint"], "cpu", threads=1)
+    assert len(by_checkpoint.replay) == len(engine.replay)
+    window = engine.silence_window()
+    np.testing.assert_array_equal(by_checkpoint.render(3, window), engine.render(3, window))
+    with pytest.raises(DataError, match="CUDA is not available"):
+        if not torch.cuda.is_available():
+            HeadEngine(tiny["avatar"], "cuda")
+        else:  # pragma: no cover - a GPU machine
+            raise DataError("CUDA is not available (skipped: a GPU is present)")

@@ -165,3 +165,38 @@ def frame_rate(times: list[float], start: float | None = None, end: float | None
     if t.size < 2:
         return 0.0
     return float((t.size - 1) / (t[-1] - t[0]))
+
+
+async def run_sessions_async(url: str, sessions: int, seconds: float, microphone: str | Path) -> list[dict]:
+    """Open `sessions` clients sending `microphone` (looped) for `seconds`; the figures of each.
+
+    Returns:
+        Per session: ``fps`` (received after a 2 s warm-up, client side), ``latency_p50_ms`` and
+        ``latency_p95_ms`` (server side), ``frames_received``, ``frames_sent``, ``frames_dropped``.
+    """
+    clients = [LiveClient(url, microphone=microphone, keep_frames=False, loop=True) for _ in range(sessions)]
+    for client in clients:
+        await client.connect()
+    await asyncio.sleep(seconds)
+    results = []
+    for client in clients:
+        stats = await client.server_stats()
+        times = client.received.times
+        results.append(
+            {
+                "fps": round(frame_rate(times, times[0] + 2.0), 2) if times else 0.0,
+                "latency_p50_ms": stats.get("latency_p50_ms"),
+                "latency_p95_ms": stats.get("latency_p95_ms"),
+                "frames_received": len(times),
+                "frames_sent": stats.get("frames_sent"),
+                "frames_dropped": stats.get("frames_dropped"),
+            }
+        )
+    for client in clients:
+        await client.close()
+    return results
+
+
+def run_sessions(url: str, sessions: int, seconds: float, microphone: str | Path) -> list[dict]:
+    """`run_sessions_async` on a new event loop (e.g. in a separate client process)."""
+    return asyncio.run(run_sessions_async(url, sessions, seconds, microphone))

@@ -34,6 +34,9 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, help="speaker folder to replay for a .pt (default: the training data)")
     parser.add_argument("--rasterizer", default="auto", help="rasterizer backend (default auto)")
     parser.add_argument(
+        "--threads", type=_positive_int, default=None, help="CPU threads per render (default: all cores)"
+    )
+    parser.add_argument(
         "--lookahead-frames",
         type=int,
         choices=(0, 1, 2, 3),
@@ -51,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     from pgs.serve.app import AvatarServer
     from pgs.serve.engine import HeadEngine
 
-    engine = HeadEngine(args.checkpoint, args.device, args.data, rasterizer=args.rasterizer)
+    engine = HeadEngine(args.checkpoint, args.device, args.data, rasterizer=args.rasterizer, threads=args.threads)
     engine.warm_up()
     info = engine.info
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -50,6 +50,17 @@ def pick_device(device: str) -> str:
     return device
 
 
+def _set_numba_threads(threads: int | None) -> None:
+    """Numba's thread count of the calling thread (the render thread), when numba is installed."""
+    if threads is None:
+        return
+    try:
+        import numba
+    except ImportError:  # the torch rasterizer needs no numba
+        return
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
 class HeadEngine:
     """A trained head ready to serve.
 
@@ -61,6 +72,9 @@ class HeadEngine:
         rasterizer: backend name (default ``auto``: gsplat on CUDA, the numba ``cpu`` backend
             on CPU when installed).
         fps: video frame rate.
+        threads: CPU threads of one render (torch intra-op and numba); None keeps the libraries'
+            defaults (all cores). On a machine busy with other work, 1 is faster: a parallel kernel
+            waits for its slowest thread.
 
     Raises:
         DataError: the file does not load, its encoder cannot stream, or the folder is bad.
@@ -74,6 +88,7 @@ class HeadEngine:
         loop_frames: int = DEFAULT_LOOP_FRAMES,
         rasterizer: str | None = "auto",
         fps: float = 25.0,
+        threads: int | None = None,
     ) -> None:
         self.device = pick_device(device)
         self.loaded: LoadedHead = load_head(checkpoint, self.device, rasterizer)
@@ -88,7 +103,11 @@ class HeadEngine:
         self._cameras = [self.replay.camera(i).to(self.device) for i in range(len(self.replay))]
         self._aus = self.replay.aus.to(self.device)
         self._backgrounds = self.replay.backgrounds.to(self.device)
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pgs-render")
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="pgs-render", initializer=_set_numba_threads, initargs=(threads,)
+        )
         head = self.loaded.head
         self.info = EngineInfo(
             width=self.replay.width,

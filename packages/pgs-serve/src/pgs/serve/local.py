@@ -28,7 +28,12 @@ class ServerThread:
     """`pgs serve`'s app on 127.0.0.1 in a background thread with its own event loop."""
 
     def __init__(
-        self, avatar: str | Path, max_sessions: int = 2, device: str = "cpu", lookahead_frames: int = 1
+        self,
+        avatar: str | Path,
+        max_sessions: int = 2,
+        device: str = "cpu",
+        lookahead_frames: int = 1,
+        threads: int | None = None,
     ) -> None:
         import asyncio
         import threading
@@ -38,7 +43,7 @@ class ServerThread:
         from pgs.serve.app import AvatarServer
         from pgs.serve.engine import HeadEngine
 
-        self.engine = HeadEngine(avatar, device)
+        self.engine = HeadEngine(avatar, device, threads=threads)
         self.engine.warm_up()
         self.server = AvatarServer(self.engine, max_sessions, lookahead_frames)
         self.port = free_port()
