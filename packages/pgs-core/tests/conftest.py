@@ -73,7 +73,7 @@ class Zero(FusionModule):
         self.config = config
         self.proj = nn.Linear(config.spatial_dim, 3)
 
-    def forward(self, spatial, audio, expression=None):
+    def predict(self, spatial, audio, expression=None):
         return Deformation(d_xyz=self.proj(spatial) * 0.0)
 
 SPEC = ComponentSpec(name=NAME, group="pgs.fusion", config_class=Config, factory=Zero,

@@ -58,8 +58,8 @@ class FiLMFusion(FusionModule):
         scale = torch.tensor(config.position_axis_scale) * config.position_scale
         self.register_buffer("position_multiplier", scale, persistent=False)
 
-    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
-        """Predict deformations.
+    def predict(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
+        """Predict deformations (`FusionModule.forward` has checked the inputs).
 
         Args:
             spatial: [N, spatial_dim] per-point features.
@@ -69,7 +69,6 @@ class FiLMFusion(FusionModule):
         Returns:
             `Deformation` with d_xyz [N, 3] (+ d_scale [N, 3], d_rot [N, 4] when configured).
         """
-        self.check_inputs(spatial, audio, expression)
         da = self.config.audio_dim
         # W_c concat(f_a, f_e) without concatenating: the expression term is one vector per frame.
         film = F.linear(audio, self.condition.weight[:, :da], self.condition.bias)

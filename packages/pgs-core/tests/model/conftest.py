@@ -25,8 +25,7 @@ class LinearFusion(FusionModule):
         with torch.no_grad():
             self.linear.weight.normal_(0.0, 1.0)
 
-    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
-        self.check_inputs(spatial, audio, expression)
+    def predict(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
         n = spatial.shape[0]
         parts = [spatial, audio.expand(n, -1)]
         if expression is not None:

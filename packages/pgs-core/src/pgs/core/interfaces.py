@@ -227,26 +227,39 @@ class FusionConfig(ComponentConfig):
 class FusionModule(nn.Module, ABC):
     """Predicts each Gaussian's deformation from spatial, audio and expression features.
 
-    Implementations take their `FusionConfig` subclass in ``__init__`` and keep it as `config`.
+    Implementations take their `FusionConfig` subclass in ``__init__``, keep it as `config`, and
+    implement `predict`. `forward` is the template: it validates the inputs (`check_inputs`),
+    then calls `predict`, so no implementation can forget the checks.
     """
 
     config: FusionConfig
 
-    @abstractmethod
-    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
-        """Predict deformations.
+    def forward(
+        self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None, **context: Tensor | None
+    ) -> Deformation:
+        """Check the inputs, then predict deformations.
 
         Args:
             spatial: [N, spatial_dim] per-point spatial features.
             audio: [audio_dim] one per frame (broadcast to all points) or [N, audio_dim].
             expression: [expression_dim] or None when ``expression_dim == 0``.
+            **context: extra per-frame inputs a module declares (``camera``: [4, 4] world-to-camera
+                matrix for modules with ``uses_camera``).
 
         Returns:
             A `Deformation` holding the fields named in ``config.outputs``.
         """
+        self.check_inputs(spatial, audio, expression)
+        return self.predict(spatial, audio, expression, **context)
+
+    @abstractmethod
+    def predict(
+        self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None, **context: Tensor | None
+    ) -> Deformation:
+        """Predict deformations from inputs `forward` has already validated (same arguments)."""
 
     def check_inputs(self, spatial: Tensor, audio: Tensor, expression: Tensor | None) -> None:
-        """Validate `forward`'s inputs against ``config``; implementations call it first.
+        """Validate `forward`'s inputs against ``config`` (`forward` calls it before `predict`).
 
         Rules: `spatial` is [N, spatial_dim]; `audio` is [audio_dim] or [N, audio_dim];
         `expression` is [expression_dim] when ``expression_dim > 0`` and None otherwise; all are

@@ -99,8 +99,8 @@ class ConcatMLPFusion(FusionModule):
             hidden_dim=hidden,
         )
 
-    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
-        """Predict deformations (see the module docstring for the equations).
+    def predict(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
+        """Predict deformations (see the module docstring for the equations); inputs checked by `forward`.
 
         Args:
             spatial: [N, spatial_dim] per-point features f_s.
@@ -110,7 +110,6 @@ class ConcatMLPFusion(FusionModule):
         Returns:
             `Deformation` with d_xyz [N, 3] (+ d_scale [N, 3], d_rot [N, 4] when configured).
         """
-        self.check_inputs(spatial, audio, expression)
         f_w = audio * self.audio_attention(spatial) if self.use_audio_attention else audio
         parts = [spatial, f_w]
         if expression is not None:

@@ -133,6 +133,11 @@ class CrossAttentionFusion(FusionModule):
             expression (face only), camera (`camera_token`), null).
         """
         self.check_inputs(spatial, audio, expression)
+        return self._attend(spatial, audio, expression, camera)
+
+    def _attend(
+        self, spatial: Tensor, audio: Tensor, expression: Tensor | None, camera: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
         n, d, h = spatial.shape[0], self.config.model_dim, self.config.heads
         x = self.query_in(spatial)
         q = self.q_proj(x).view(n, h, d // h) / math.sqrt(d // h)
@@ -149,10 +154,10 @@ class CrossAttentionFusion(FusionModule):
         z = self.norm2(y + self.ffn_dropout(self.ffn(y)))
         return z, weights
 
-    def forward(
+    def predict(
         self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None, camera: Tensor | None = None
     ) -> Deformation:
-        """Predict deformations (see the module docstring for the equations).
+        """Predict deformations (see the module docstring for the equations); inputs checked by `forward`.
 
         Args:
             spatial: [N, spatial_dim] per-point features f_s.
@@ -163,7 +168,7 @@ class CrossAttentionFusion(FusionModule):
         Returns:
             `Deformation` with d_xyz [N, 3] (+ d_scale [N, 3], d_rot [N, 4] when configured).
         """
-        z, _ = self.attention(spatial, audio, expression, camera)
+        z, _ = self._attend(spatial, audio, expression, camera)
         return self.head((z,))
 
 

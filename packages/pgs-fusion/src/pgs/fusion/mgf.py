@@ -80,8 +80,8 @@ class MGFFusion(FusionModule):
         self.check_inputs(spatial, audio, expression)
         return self._fuse(spatial, audio, expression)[1]
 
-    def forward(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
-        """Predict deformations (see the module docstring for the equations).
+    def predict(self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None) -> Deformation:
+        """Predict deformations (see the module docstring for the equations); inputs checked by `forward`.
 
         Args:
             spatial: [N, spatial_dim] per-point features f_s.
@@ -91,7 +91,6 @@ class MGFFusion(FusionModule):
         Returns:
             `Deformation` with d_xyz [N, 3] (+ d_scale [N, 3], d_rot [N, 4] when configured).
         """
-        self.check_inputs(spatial, audio, expression)
         parts, _ = self._fuse(spatial, audio, expression)
         return self.head(parts)
 
