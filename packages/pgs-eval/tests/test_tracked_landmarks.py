@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgs.core.errors import DataError
-from pgs.eval.audio_io import read_waveform
+from pgs.core.io.audio import load_audio as read_waveform
 from pgs.eval.lmd import lmd
 from pgs.eval.selfdriven import tracked_landmarks
 from pgs.eval.tracked_landmarks import (

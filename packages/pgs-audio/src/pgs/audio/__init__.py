@@ -25,9 +25,9 @@ _EXPORTS = {
     "load_features": "pgs.audio.features_io",
     "save": "pgs.audio.features_io",
     "save_features": "pgs.audio.features_io",
-    "frame_count": "pgs.audio.io",
-    "load_audio": "pgs.audio.io",
-    "resample": "pgs.audio.io",
+    "frame_count": "pgs.core.io.audio",
+    "load_audio": "pgs.core.io.audio",
+    "resample": "pgs.core.io.audio",
 }
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

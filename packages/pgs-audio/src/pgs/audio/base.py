@@ -7,8 +7,8 @@ from pathlib import Path
 
 from torch import Tensor
 
-from pgs.audio.io import check_duration, check_sample_rate, check_waveform, load_audio, resample
 from pgs.core.interfaces import AudioEncoder, AudioEncoderConfig, AudioFeatures
+from pgs.core.io.audio import check_duration, check_sample_rate, check_waveform, load_audio, resample
 
 
 class WaveformEncoder(AudioEncoder):

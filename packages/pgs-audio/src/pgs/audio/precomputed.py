@@ -22,10 +22,10 @@ from pydantic import Field, field_validator
 from torch import Tensor
 
 from pgs.audio.features_io import KNOWN_LAYOUTS, LAYOUT_FILES, PUBLISHED_FPS, detect_layout, load_features
-from pgs.audio.io import check_sample_rate, check_waveform, frame_count, load_audio
 from pgs.core.errors import DataError
 from pgs.core.groups import AUDIO_ENCODERS
 from pgs.core.interfaces import AudioEncoder, AudioEncoderConfig, AudioFeatures
+from pgs.core.io.audio import check_sample_rate, check_waveform, frame_count, load_audio
 from pgs.core.registry import ComponentSpec
 
 

@@ -20,11 +20,11 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from pgs.audio.base import WaveformEncoder
-from pgs.audio.io import check_sample_rate, check_waveform, frame_count
 from pgs.audio.timing import window_centres
 from pgs.core.errors import DataError
 from pgs.core.groups import AUDIO_ENCODERS
 from pgs.core.interfaces import AudioEncoderConfig, StreamingAudioEncoder
+from pgs.core.io.audio import check_sample_rate, check_waveform, frame_count
 from pgs.core.registry import ComponentSpec
 
 #: STFT frames computed per batch (bounds memory for long files).

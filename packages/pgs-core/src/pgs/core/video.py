@@ -1,8 +1,8 @@
 """Writing rendered frames as an H.264 MP4 with the driving audio muxed in (PyAV; no system FFmpeg).
 
-The audio track is decoded from any file PyAV reads (WAV, FLAC, MP3, M4A, the audio of an MP4),
-re-encoded as AAC and cut to the video's duration. The file is written next to its destination
-and renamed into place, so a failure never leaves a half-written video.
+The audio track is decoded by `pgs.core.io.audio` (WAV, FLAC, MP3, M4A, the audio of an MP4),
+resampled to the track's rate, cut to the video's duration and encoded as AAC. The file is written
+next to its destination and renamed into place, so a failure never leaves a half-written video.
 """
 
 from __future__ import annotations
@@ -16,52 +16,29 @@ import numpy as np
 from pgs.core.errors import DataError
 from pgs.core.io.atomic import atomic_path
 
+#: Samples per audio frame handed to the AAC encoder (it re-frames them as needed).
+AUDIO_FRAME_SAMPLES = 1024
+
 
 def _even(n: int) -> int:
     return n + (n % 2)
 
 
 def _audio_frames(path: Path, stream_out: object, duration: float) -> Iterable[object]:
-    """Decode `path`'s first audio stream, resampled to the output stream's format, cut to `duration`."""
+    """`path`'s audio (`pgs.core.io.audio.decode_audio`) as mono frames at the output rate, cut to `duration`."""
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise DataError(f"{path}: cannot open audio: {exc}") from None
-    with container:
-        if not container.streams.audio:
-            raise DataError(f"{path}: has no audio stream")
-        resampler = av.AudioResampler(
-            format=stream_out.codec_context.format.name,  # type: ignore[attr-defined]
-            layout=stream_out.codec_context.layout.name,  # type: ignore[attr-defined]
-            rate=stream_out.codec_context.sample_rate,  # type: ignore[attr-defined]
+    from pgs.core.io.audio import decode_audio
+
+    rate = int(stream_out.codec_context.sample_rate)  # type: ignore[attr-defined]
+    samples, _ = decode_audio(path, rate)
+    samples = np.clip(samples[: round(duration * rate)], -1.0, 1.0)
+    for start in range(0, samples.size, AUDIO_FRAME_SAMPLES):
+        frame = av.AudioFrame.from_ndarray(
+            samples[None, start : start + AUDIO_FRAME_SAMPLES], format="fltp", layout="mono"
         )
-        limit = round(duration * stream_out.codec_context.sample_rate)  # type: ignore[attr-defined]
-        written = 0
-        try:
-            for frame in container.decode(audio=0):
-                frame.pts = None
-                for out in resampler.resample(frame):
-                    if written >= limit:
-                        return
-                    if written + out.samples > limit:
-                        keep = limit - written
-                        array = out.to_ndarray()[..., :keep]
-                        trimmed = av.AudioFrame.from_ndarray(
-                            np.ascontiguousarray(array), format=out.format.name, layout=out.layout.name
-                        )
-                        trimmed.sample_rate = out.sample_rate
-                        out = trimmed
-                    written += out.samples
-                    yield out
-        except av.error.FFmpegError as exc:
-            raise DataError(f"{path}: cannot decode audio: {exc}") from None
-        for out in resampler.resample(None):
-            if written >= limit:
-                return
-            written += out.samples
-            yield out
+        frame.sample_rate = rate
+        yield frame
 
 
 def write_mp4(

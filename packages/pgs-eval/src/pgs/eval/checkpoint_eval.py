@@ -126,7 +126,7 @@ def evaluate_checkpoint(
     """
     from pgs.core.data.dataset import SpeakerDataset
     from pgs.core.inference import load_head
-    from pgs.eval.audio_io import read_waveform
+    from pgs.core.io.audio import load_audio
 
     options = options or EvalOptions()
     checkpoint = Path(checkpoint)
@@ -135,7 +135,7 @@ def evaluate_checkpoint(
     audio_paths = [Path(a) for a in audios]
     for path in audio_paths:  # check driving audio before the expensive part
         if path.suffix != ".npy":
-            read_waveform(path)
+            load_audio(path)
         elif not path.is_file():
             raise DataError(f"{path}: audio features file not found")
     if static_checkpoint is not None and not Path(static_checkpoint).is_file():

@@ -274,13 +274,13 @@ def tracked_landmarks(
 
 def clip_waveform(dataset: SpeakerDataset, frames: Sequence[Frame], fps: float) -> tuple[Tensor, int] | None:
     """The part of the speaker's ``aud.wav`` under `frames` (None without the file or when not consecutive)."""
-    from pgs.eval.audio_io import read_waveform
+    from pgs.core.io.audio import load_audio
 
     path = Path(dataset.folder) / "aud.wav"
     aud_ids = [f.aud_id for f in frames]
     if not path.is_file() or any(b - a != 1 for a, b in itertools.pairwise(aud_ids)):
         return None
-    wave, rate = read_waveform(path)
+    wave, rate = load_audio(path)
     start = round(aud_ids[0] * rate / fps)
     stop = round((aud_ids[-1] + 1) * rate / fps)
     if start >= wave.shape[0]:
@@ -570,10 +570,10 @@ def evaluate_cross_driven(
         meta: extra facts.
     """
     from pgs.core.inference import drive, encode_driving_audio
-    from pgs.eval.audio_io import read_waveform
+    from pgs.core.io.audio import load_audio
 
     audio_path = Path(audio_path)
-    waveform = None if audio_path.suffix == ".npy" else read_waveform(audio_path)  # fails early and clearly
+    waveform = None if audio_path.suffix == ".npy" else load_audio(audio_path)  # fails early and clearly
     features = encode_driving_audio(loaded, audio_path, fps)
     limit = features.num_frames if options.max_frames is None else min(features.num_frames, options.max_frames)
     if limit < 1:

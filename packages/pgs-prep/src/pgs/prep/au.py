@@ -12,12 +12,12 @@ blink) and AU25 for its mouth curriculum; ER-NeRF and GaussianTalker read AU45 o
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
+
+from pgs.core.data import au as core_au
 
 #: MediaPipe Face Landmarker blendshape names, in the order the model returns them.
 BLENDSHAPE_NAMES: tuple[str, ...] = (
@@ -88,38 +88,30 @@ def blendshapes_to_aus(blendshapes: np.ndarray) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def au_csv_text(aus: np.ndarray, fps: float, confidence: np.ndarray | None = None) -> str:
-    """OpenFace FeatureExtraction CSV text.
+#: Intensity (of 5) from which an AU is written as present (its ``_c`` column is 1).
+PRESENT_FROM = 1.0
 
-    Columns: ``frame, face_id, timestamp, confidence, success, AU01_r ... AU45_r, AU01_c ... AU45_c``.
-    OpenFace separates fields with ``", "``, so pandas reads the column names with a leading
-    space (``' AU45_r'``) as ER-NeRF's loader expects; loaders that strip names read them too.
 
-    Args:
-        aus: [F, len(AU_NAMES)] intensities (0-5).
-        fps: frame rate for the timestamp column.
-        confidence: [F] per-frame confidence in [0, 1] (default 1).
-    """
-    f = aus.shape[0]
-    conf = np.ones(f) if confidence is None else np.asarray(confidence, dtype=np.float64)
-    header = ["frame", "face_id", "timestamp", "confidence", "success"]
-    header += [f"{n}_r" for n in AU_NAMES] + [f"{n}_c" for n in AU_NAMES]
-    buf = io.StringIO()
-    buf.write(", ".join(header) + "\n")
-    for i in range(f):
-        row = [str(i + 1), "0", f"{i / fps:.3f}", f"{conf[i]:.2f}", "1"]
-        row += [f"{v:.2f}" for v in aus[i]]
-        # OpenFace's presence flag: we call an AU present from intensity 1 (of 5) on.
-        row += ["1.00" if v >= 1.0 else "0.00" for v in aus[i]]
-        buf.write(", ".join(row) + "\n")
-    return buf.getvalue()
+def au_columns(aus: np.ndarray) -> dict[str, np.ndarray]:
+    """OpenFace intensity columns ``AU01_r`` ... ``AU45_r`` of [F, len(AU_NAMES)] intensities."""
+    return {f"{name}_r": aus[:, j] for j, name in enumerate(AU_NAMES)}
 
 
 def write_au_csv(
     path: str | os.PathLike[str], aus: np.ndarray, fps: float, confidence: np.ndarray | None = None
 ) -> None:
-    """Write `au_csv_text` to `path`."""
-    Path(path).write_text(au_csv_text(aus, fps, confidence), encoding="utf-8")
+    """Write an OpenFace ``au.csv`` with `pgs.core.data.au.write_au_csv` (``", "`` separators).
+
+    Columns: ``frame, face_id, timestamp, confidence, success, AU01_r ... AU45_r, AU01_c ... AU45_c``.
+
+    Args:
+        path: output file.
+        aus: [F, len(AU_NAMES)] intensities (0-5).
+        fps: frame rate for the timestamp column.
+        confidence: [F] per-frame confidence in [0, 1] (default 1).
+    """
+    conf = np.ones(aus.shape[0]) if confidence is None else np.asarray(confidence, dtype=np.float64)
+    core_au.write_au_csv(path, au_columns(aus), fps, confidence=conf, presence_from=PRESENT_FROM)
 
 
 __all__ = [
@@ -128,7 +120,8 @@ __all__ = [
     "AU_NAMES",
     "BLENDSHAPE_NAMES",
     "NUM_BLENDSHAPES",
-    "au_csv_text",
+    "PRESENT_FROM",
+    "au_columns",
     "blendshapes_to_aus",
     "write_au_csv",
 ]

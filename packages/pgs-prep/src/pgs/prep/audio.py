@@ -1,4 +1,4 @@
-"""Audio track: decode with PyAV, resample to 16 kHz mono, write ``aud.wav``, compute features.
+"""Audio track: features of the 16 kHz mono ``aud.wav`` (decoding and writing: `pgs.core.io.audio`).
 
 Features come from an encoder of the ``pgs.audio_encoders`` registry (pgs-audio) and are saved in
 ER-NeRF's file names where one exists (``hubert`` -> ``aud_hu.npy``) and as ``aud_<name>.npy``
@@ -8,11 +8,10 @@ otherwise (``aud_mel.npy``, ``aud_mfcc.npy``, ``aud_wav2vec2.npy``), shaped [fra
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from pgs.core.errors import DataError
+from pgs.core.io import audio as core_audio
 
 SAMPLE_RATE = 16000
 
@@ -26,43 +25,19 @@ def feature_file_name(encoder: str) -> str:
 
 
 def read_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Decode the first audio stream of a media file to mono float32 at `sample_rate`.
+    """[S] mono float32 samples of a media file's first audio track at `sample_rate`.
+
+    `pgs.core.io.audio.decode_audio` with prep's default rate, clipped to [-1, 1].
 
     Raises:
-        DataError: unreadable file, no audio stream, or no samples.
+        DataError: unreadable file, no audio track, or no samples (one line naming the file).
     """
-    import av
-
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: audio file not found")
-    try:
-        container = av.open(str(p))
-    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{p}: not a readable audio or video file ({type(exc).__name__}: {exc})") from None
-    chunks: list[np.ndarray] = []
-    with container:
-        if not container.streams.audio:
-            raise DataError(f"{p}: has no audio track")
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        try:
-            for frame in container.decode(container.streams.audio[0]):
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-        except Exception as exc:
-            raise DataError(f"{p}: cannot decode audio ({type(exc).__name__}: {exc})") from None
-    if not chunks:
-        raise DataError(f"{p}: the audio track has no samples")
-    return np.clip(np.concatenate(chunks).astype(np.float32), -1.0, 1.0)
+    return np.clip(core_audio.decode_audio(path, sample_rate)[0], -1.0, 1.0)
 
 
 def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> None:
-    """Write mono 16-bit PCM WAV."""
-    import soundfile as sf
-
-    sf.write(str(path), samples, sample_rate, subtype="PCM_16")
+    """Write mono 16-bit PCM WAV (`pgs.core.io.audio.write_wav` with prep's default rate)."""
+    core_audio.write_wav(path, samples, sample_rate)
 
 
 def compute_features(name: str, samples: np.ndarray, sample_rate: int, fps: float, source: str) -> np.ndarray:

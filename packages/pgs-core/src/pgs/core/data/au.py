@@ -130,33 +130,65 @@ def read_au_csv(path: str | Path) -> AuTable:
     return AuTable(path, frames, values)
 
 
-def write_au_csv(
-    path: str | Path, columns: Mapping[str, np.ndarray], fps: float = 25.0, leading_space: bool = True
-) -> None:
-    """Write an OpenFace-style ``au.csv`` (atomically).
+def au_csv_text(
+    columns: Mapping[str, np.ndarray],
+    fps: float = 25.0,
+    leading_space: bool = True,
+    confidence: np.ndarray | None = None,
+    presence_from: float | None = None,
+) -> str:
+    """OpenFace FeatureExtraction CSV text (the one ``au.csv`` writer of the toolkit).
 
-    Columns written: ``frame`` (1-based), ``face_id``, ``timestamp``, ``confidence``, ``success``
-    and then `columns` in the given order.
+    Columns: ``frame`` (1-based), ``face_id``, ``timestamp``, ``confidence``, ``success``, then
+    `columns` in the given order, then (with `presence_from`) one ``<AU>_c`` presence column per
+    ``<AU>_r`` intensity column, as OpenFace writes them.
 
     Args:
-        path: output file.
-        columns: name -> [F] values.
+        columns: name -> [F] values (written with two decimals).
         fps: frame rate for the timestamps.
-        leading_space: separate the header with ``", "`` as OpenFace on Windows does.
+        leading_space: separate fields with ``", "`` as OpenFace does (pandas then reads the names
+            with a leading space, ``' AU45_r'``, as ER-NeRF's loader expects).
+        confidence: [F] per-frame confidence in [0, 1]; None writes OpenFace's typical 0.98.
+        presence_from: intensity from which an AU is called present (``_c`` = 1); None: no
+            presence columns.
+
+    Raises:
+        ValueError: columns (or the confidence) of different lengths.
     """
-    path = Path(path)
     lengths = {len(v) for v in columns.values()}
     if len(lengths) != 1:
         raise ValueError(f"AU columns have different lengths {sorted(lengths)}")
     n = lengths.pop()
+    if confidence is not None and len(confidence) != n:
+        raise ValueError(f"confidence has {len(confidence)} values for {n} AU rows")
     names = ["frame", "face_id", "timestamp", "confidence", "success", *columns]
+    intensities = [name for name in columns if name.endswith("_r")] if presence_from is not None else []
+    names += [f"{name[:-2]}_c" for name in intensities]
     sep = ", " if leading_space else ","
     lines = [sep.join(names)]
     for i in range(n):
-        vals = [str(i + 1), "0", f"{i / fps:.3f}", "0.98", "1"]
+        conf = "0.98" if confidence is None else f"{float(confidence[i]):.2f}"
+        vals = [str(i + 1), "0", f"{i / fps:.3f}", conf, "1"]
         vals += [f"{float(v[i]):.2f}" for v in columns.values()]
+        vals += ["1.00" if float(columns[name][i]) >= presence_from else "0.00" for name in intensities]  # type: ignore[operator]
         lines.append(sep.join(vals))
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
-__all__ = ["OPENFACE_AU_COLUMNS", "AuTable", "read_au_csv", "write_au_csv"]
+def write_au_csv(
+    path: str | Path,
+    columns: Mapping[str, np.ndarray],
+    fps: float = 25.0,
+    leading_space: bool = True,
+    confidence: np.ndarray | None = None,
+    presence_from: float | None = None,
+) -> Path:
+    """Write `au_csv_text` to `path` atomically (arguments as there).
+
+    Returns:
+        `path`.
+    """
+    return atomic_write_text(Path(path), au_csv_text(columns, fps, leading_space, confidence, presence_from))
+
+
+__all__ = ["OPENFACE_AU_COLUMNS", "AuTable", "au_csv_text", "read_au_csv", "write_au_csv"]

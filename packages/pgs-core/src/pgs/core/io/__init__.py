@@ -3,6 +3,7 @@
 - `pgs.core.io.atomic`: the one atomic-write helper for files and folders.
 - `pgs.core.io.run_folder`: markers, locks and overwrite rules of the folders the toolkit creates.
 - `pgs.core.io.ply`: PLY export/import of Gaussians in the standard 3DGS layout.
+- `pgs.core.io.audio`: the one audio decoder (soundfile, else PyAV) and resampler (flushed).
 
 Names are re-exported lazily (PEP 562), so importing this package imports neither torch nor numpy.
 """
@@ -20,6 +21,10 @@ _EXPORTS = {
     "atomic_folder": "pgs.core.io.atomic",
     "atomic_write_bytes": "pgs.core.io.atomic",
     "atomic_write_text": "pgs.core.io.atomic",
+    "decode_audio": "pgs.core.io.audio",
+    "load_audio": "pgs.core.io.audio",
+    "resample": "pgs.core.io.audio",
+    "write_wav": "pgs.core.io.audio",
 }
 
 __all__ = sorted(_EXPORTS)
