@@ -120,3 +120,21 @@ def test_pgs_eval_states_the_lse_crop(
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
     assert words in metrics["LSE-D"]["protocol"]
     assert metrics["LSE-D"]["value"] is not None
+
+
+def test_pgs_eval_landmarks_fan_reaches_fan(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--landmarks fan`` runs the FAN source: without face-alignment, one clear line and exit 2, nothing written."""
+    pytest.importorskip("pgs.eval.landmarks")
+    try:
+        import face_alignment  # noqa: F401
+    except ImportError:
+        pass
+    else:  # pragma: no cover - FAN installed: its weights may still be missing; not checked here
+        pytest.skip("face-alignment is installed; this checks the message without it")
+    out = tmp_path / "eval"
+    argv = ["eval", str(tiny_checkpoint), "--out", str(out), "--landmarks", "fan", "--fps-frames", "0", "--quiet"]
+    assert main(argv) == 2
+    assert "face-alignment" in capsys.readouterr().err
+    assert not out.exists()
