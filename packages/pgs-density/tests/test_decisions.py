@@ -32,10 +32,11 @@ SIZE = 64
 GROWTH_ONLY = dict(prune_opacity_start=0.0, prune_opacity_end=0.0, prune_world_size=None, percent_dense=0.01)
 
 
-@pytest.fixture(scope="module")
-def rasterizer():
+@pytest.fixture(scope="module", params=["paper", "pixel-gs"])
+def rasterizer(request: pytest.FixtureRequest):
+    """The torch backend under each Eq. 5 pixel-counting rule (the scene's counts agree under both)."""
     try:
-        return registry("pgs.rasterizers").create("torch")
+        return registry("pgs.rasterizers").create("torch", {"pixel_count_rule": request.param})
     except PgsError as exc:
         pytest.skip(f"torch rasterizer backend not available: {exc}")
 
