@@ -1,4 +1,8 @@
-"""Eq. 1 and Eq. 2 take different densification decisions where they should: a mostly occluded view.
+"""Eq. 1 and Eq. 2 take different densification decisions where they should, in the predicted direction.
+
+Two scenes: a view where the Gaussian is mostly occluded (pixel-aware densifies, gradient does
+not) and, the mirror case, a far view where it covers few pixels and is the only one with an error
+(gradient densifies, pixel-aware does not). The first in detail:
 
 A Gaussian G sits at the origin, seen by camera A from -z and by camera B from +x. Five large,
 opaque Gaussians stand between B and G, offset so that a rim of G's footprint stays uncovered:
@@ -153,3 +157,32 @@ def test_decision_probe_records_both_strategies_decisions(factories) -> None:
         (gradient & ~pixel).sum()
     )
     assert record.differ > 0  # random coverage: the statistics disagree somewhere
+
+
+def test_view_with_few_pixels_weighs_less_in_eq2(rasterizer) -> None:
+    """The mirror case: G is fitted in a close view A and wrong only in a far view B where it covers few pixels.
+
+    Eq. 1 gives (g_A + g_B) / 2, about g_B / 2; Eq. 2 gives (m_A g_A + m_B g_B) / (m_A + m_B), at most
+    g_B m_B / (m_A + m_B) + g_A. At tau = 0.35 g_B gradient densifies G and pixel-aware does not.
+    """
+    torch.set_num_threads(1)
+    view = look_at(torch.tensor([[0.0, 0.0, -2.0], [8.0, 0.0, 0.0]]), up=(0.0, 1.0, 0.0))  # A close, B far
+    cams = Cameras(view, intrinsics(64.0, 64.0, SIZE / 2, SIZE / 2).expand(2, 3, 3).clone(), SIZE, SIZE)
+    params = {k: nn.Parameter(v.clone()) for k, v in _scene(0.0, occluders=0).as_dict().items()}
+    render = rasterizer.render(GaussianParams(**params), cams)
+    with torch.no_grad():  # A's target is the current image (no error there); B's has G shifted up
+        target = torch.stack([render.color[0].detach(), rasterizer.render(_scene(0.05, 0), cams).color[1]])
+    render.means2d.retain_grad()
+    (render.color - target).abs().mean().backward()
+    g = (render.means2d.grad[:, 0].double() * SIZE).norm(dim=-1)
+    m = render.pixel_counts[:, 0].double()
+    g_a, g_b, m_a, m_b = (float(x) for x in (g[0], g[1], m[0], m[1]))
+    assert 0 < m_b <= m_a / 3 and g_a <= g_b / 10, (m_a, m_b, g_a, g_b)
+    tau = 0.35 * g_b
+    config = dict(GROWTH_ONLY, grad_threshold=tau)
+    grad_grows, grad_score = _decide(GradientStrategy(GradientConfig(**config)), params, render)
+    pixel_grows, pixel_score = _decide(PixelAwareStrategy(PixelAwareConfig(**config)), params, render)
+    assert grad_score == pytest.approx((g_a + g_b) / 2, rel=1e-5)
+    assert pixel_score == pytest.approx((m_a * g_a + m_b * g_b) / (m_a + m_b), rel=1e-5)
+    assert pixel_score < tau <= grad_score
+    assert grad_grows and not pixel_grows  # the predicted direction
