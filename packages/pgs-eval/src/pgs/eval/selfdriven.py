@@ -454,7 +454,7 @@ def _table1_report(
 
     report = evaluate_frames(
         predicted, target, metrics=metrics, configs=configs, region_masks=masks,
-        predicted_landmarks=plan.predicted if plan.lmd_config is not None else lse_landmarks,
+        predicted_landmarks=plan.predicted if plan.predicted is not None else lse_landmarks,
         target_landmarks=plan.target,
         audio=None if audio is None else audio[0], sample_rate=16000 if audio is None else audio[1], fps=fps,
         render_frame=render_one if options.fps_frames > 0 else None, device=options.device,
