@@ -24,25 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pgs.core.data.layouts import KNOWN_LAYOUTS, LAYOUT_FILES, PUBLISHED_FPS
 from pgs.core.errors import DataError
 from pgs.core.interfaces import AudioFeatures
-
-#: Published layouts: name -> (steps, channels).
-KNOWN_LAYOUTS: dict[str, tuple[int, int]] = {
-    "deepspeech": (16, 29),
-    "hubert": (2, 1024),
-    "wav2vec": (16, 44),
-}
-
-#: File names of each published layout in an ER-NeRF / TalkingGaussian speaker folder.
-LAYOUT_FILES: dict[str, tuple[str, ...]] = {
-    "deepspeech": ("aud_ds.npy", "aud.npy"),
-    "hubert": ("aud_hu.npy",),
-    "wav2vec": ("aud_eo.npy",),
-}
-
-#: Frame rate of the published layouts (the extractors produce one window per 25 fps frame).
-PUBLISHED_FPS = 25.0
 
 
 def _describe_known() -> str:

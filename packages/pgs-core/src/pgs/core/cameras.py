@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -91,6 +92,48 @@ class Cameras:
         rot = self.viewmats[:, :3, :3]
         trans = self.viewmats[:, :3, 3]
         return -(rot.transpose(1, 2) @ trans[..., None])[..., 0]
+
+
+def project_points(points: Tensor, cameras: Cameras) -> tuple[Tensor, Tensor]:
+    """Pixel coordinates and depths of world points in each camera (OpenCV pinhole, no skew).
+
+    ``x_cam = R x + t``, ``u = fx X/Z + cx``, ``v = fy Y/Z + cy``; computed in `points`' dtype
+    and on its device (the camera matrices are cast), so float64 points give a float64 result.
+
+    Args:
+        points: [N, 3] world points.
+        cameras: C cameras.
+
+    Returns:
+        (uv [C, N, 2] in pixels with pixel centres at integer + 0.5, depth [C, N]: camera z; points
+        at or behind a camera get their depth clamped to 1e-9 in the division).
+    """
+    view = cameras.viewmats.to(device=points.device, dtype=points.dtype)
+    k = cameras.Ks.to(device=points.device, dtype=points.dtype)
+    cam = torch.einsum("cij,nj->cni", view[:, :3, :3], points) + view[:, None, :3, 3]
+    z = cam[..., 2]
+    zc = z.clamp_min(1e-9)
+    u = k[:, None, 0, 0] * cam[..., 0] / zc + k[:, None, 0, 2]
+    v = k[:, None, 1, 1] * cam[..., 1] / zc + k[:, None, 1, 2]
+    return torch.stack([u, v], -1), z
+
+
+def project_opengl(points: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
+    """Pixels of OpenGL camera-frame points (x right, y up, z < 0 in front; the face tracker's).
+
+    ``u = cx + f X / (-Z)``, ``v = cy - f Y / (-Z)``.
+
+    Args:
+        points: [..., 3] camera-frame points.
+        focal: focal length in pixels.
+        cx: principal point x in pixels.
+        cy: principal point y in pixels.
+
+    Returns:
+        [..., 2] pixel coordinates.
+    """
+    depth = -points[..., 2]
+    return np.stack([cx + focal * points[..., 0] / depth, cy - focal * points[..., 1] / depth], -1)
 
 
 def intrinsics(fx: float, fy: float, cx: float, cy: float, dtype: torch.dtype = torch.float32) -> Tensor:

@@ -23,6 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pgs.core.rendering.projection import quat_to_rotmat
+
 #: Keys every operation here needs (the geometry of the Gaussians).
 REQUIRED_KEYS: tuple[str, ...] = ("means", "quats", "log_scales", "opacity_logits")
 
@@ -158,19 +160,6 @@ def clone(
         lambda s: torch.cat([s, _zeros_rows(s, k)]),
     )
     return k
-
-
-def quat_to_rotmat(quats: Tensor) -> Tensor:
-    """[M, 4] quaternions (w, x, y, z; any norm) -> [M, 3, 3] rotation matrices."""
-    w, x, y, z = torch.nn.functional.normalize(quats, dim=-1).unbind(-1)
-    return torch.stack(
-        [
-            1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-            2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-            2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y),
-        ],
-        dim=-1,
-    ).reshape(*quats.shape[:-1], 3, 3)
 
 
 def split(

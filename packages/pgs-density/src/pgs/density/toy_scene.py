@@ -17,13 +17,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from pgs.core.cameras import Cameras, intrinsics
+from pgs.core.cameras import Cameras, intrinsics, project_points
 from pgs.core.gaussians import GaussianParams
 from pgs.core.interfaces import DensityReport, DensityStrategy, Rasterizer
 from pgs.core.losses import l1, psnr
-
-#: Degree-0 spherical-harmonics constant: colour = SH_C0 * sh + 0.5.
-SH_C0 = 0.28209479177387814
+from pgs.core.rendering.sh import SH_C0, rgb_to_sh0
 
 
 def look_at(
@@ -104,7 +102,7 @@ def textured_sphere(n: int, radius: float = 0.5, seed: int = 0) -> GaussianParam
         quats=torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(n, 1),
         log_scales=torch.full((n, 3), math.log(0.7 * spacing)) + 0.05 * torch.randn(n, 3, generator=g),
         opacity_logits=torch.full((n,), 4.0),
-        sh=((colour - 0.5) / SH_C0)[:, None, :],
+        sh=rgb_to_sh0(colour)[:, None, :],
     )
 
 
@@ -294,11 +292,8 @@ def local_density(means: Tensor, k: int = 8) -> Tensor:
 
 def project(means: Tensor, cameras: Cameras, index: int = 0) -> tuple[Tensor, Tensor]:
     """Pixel coordinates [N, 2] and camera depths [N] of `means` in camera `index`."""
-    view, K = cameras.viewmats[index], cameras.Ks[index]
-    cam = means @ view[:3, :3].T + view[:3, 3]
-    z = cam[:, 2]
-    uv = (cam[:, :2] / z.clamp_min(1e-6)[:, None]) * torch.stack([K[0, 0], K[1, 1]]) + K[:2, 2]
-    return uv, z
+    uv, z = project_points(means, cameras[index : index + 1])
+    return uv[0], z[0]
 
 
 __all__ = [

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from pgs.core.cameras import Cameras
+from pgs.core.cameras import project_points as pinhole_project
 from pgs.core.errors import DataError
 
 #: File of the exact 3D landmarks written by the synthetic speaker generator.
@@ -72,12 +73,8 @@ def project_points(points: Tensor, camera: Cameras) -> Tensor:
     """
     if points.dim() != 2 or points.shape[-1] != 3:
         raise DataError(f"points: expected [P, 3], got {list(points.shape)}")
-    view = camera.viewmats[0].double().cpu()
-    K = camera.Ks[0].double().cpu()
-    cam = points.double().cpu() @ view[:3, :3].T + view[:3, 3]
-    z = cam[:, 2:3]
-    uv = (cam / z) @ K.T
-    return torch.where(z > 0, uv[:, :2], torch.full_like(uv[:, :2], float("nan")))
+    uv, z = pinhole_project(points.double().cpu(), camera[0:1])
+    return torch.where(z[0, :, None] > 0, uv[0], torch.full_like(uv[0], float("nan")))
 
 
 def load_landmarks3d(folder: str | Path, num_images: int | None = None) -> np.ndarray | None:

@@ -11,17 +11,13 @@ import os
 
 import numpy as np
 
+from pgs.core.data.layouts import ENCODER_FILES, feature_file_name
 from pgs.core.io import audio as core_audio
 
 SAMPLE_RATE = 16000
 
-#: Encoder name -> feature file name where ER-NeRF/TalkingGaussian fixed one.
-FEATURE_FILES: dict[str, str] = {"hubert": "aud_hu.npy", "deepspeech": "aud_ds.npy"}
-
-
-def feature_file_name(encoder: str) -> str:
-    """File name of an encoder's features in the training folder."""
-    return FEATURE_FILES.get(encoder, f"aud_{encoder.replace('-', '_')}.npy")
+#: Encoder name -> feature file name where ER-NeRF/TalkingGaussian fixed one (`pgs.core.data.layouts`).
+FEATURE_FILES = ENCODER_FILES
 
 
 def read_audio(path: str | os.PathLike[str], sample_rate: int = SAMPLE_RATE) -> np.ndarray:

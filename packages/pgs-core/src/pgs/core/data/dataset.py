@@ -38,6 +38,7 @@ from torch import Tensor
 from pgs.core.cameras import Cameras, cameras_from_transforms
 from pgs.core.data.au import AuTable, read_au_csv
 from pgs.core.data.images import image_size, read_image
+from pgs.core.data.layouts import PRECOMPUTED_AUDIO, layout_for_shape
 from pgs.core.data.parsing import masks_from_parsing
 from pgs.core.errors import DataError, PgsError
 from pgs.core.interfaces import AUDIO_WINDOW, AudioEncoder, AudioFeatures
@@ -46,8 +47,6 @@ Split = Literal["train", "val", "all"]
 
 #: Precomputed feature files in the order TalkingGaussian / ER-NeRF look for them, with the
 #: layout name their shape [steps, channels] implies.
-PRECOMPUTED_AUDIO: tuple[str, ...] = ("aud_ds.npy", "aud_hu.npy", "aud_eo.npy", "aud.npy")
-_LAYOUTS_BY_SHAPE: dict[tuple[int, int], str] = {(16, 29): "deepspeech", (2, 1024): "hubert", (16, 44): "wav2vec"}
 
 
 @dataclass
@@ -153,11 +152,6 @@ def _find_image(folder: Path, img_id: int, suffixes: tuple[str, ...]) -> Path:
         if candidate.is_file():
             return candidate
     return folder / f"{img_id}{suffixes[0]}"
-
-
-def layout_for_shape(steps: int, channels: int, name: str) -> str:
-    """Feature layout name of a precomputed array (``deepspeech``, ``hubert``, ``wav2vec``) or a generic one."""
-    return _LAYOUTS_BY_SHAPE.get((steps, channels), f"npy[{steps}x{channels}]:{name}")
 
 
 def load_precomputed_audio(path: Path, fps: float = 25.0) -> AudioFeatures:

@@ -11,7 +11,9 @@ from torch import Tensor
 
 from pgs.core.errors import RenderError
 
+#: Degree-0 constant ``1 / (2 sqrt(pi))``: a Gaussian's base colour is ``SH_C0 * sh[:, 0] + 0.5``.
 C0 = 0.28209479177387814
+SH_C0 = C0
 C1 = 0.4886025119029199
 C2 = (
     1.0925484305920792,
@@ -112,4 +114,28 @@ def sh_to_color(degree: int, sh: Tensor, dirs: Tensor) -> Tensor:
     return torch.clamp_min(eval_sh(degree, sh, dirs) + 0.5, 0.0)
 
 
-__all__ = ["eval_sh", "num_sh_coeffs", "sh_basis", "sh_to_color"]
+def rgb_to_sh0(colours: Tensor) -> Tensor:
+    """Degree-0 SH coefficients whose colour is `colours`: ``(colours - 0.5) / SH_C0``.
+
+    Args:
+        colours: [..., 3] RGB in [0, 1].
+
+    Returns:
+        [..., 3] coefficients (the inverse of ``SH_C0 * sh0 + 0.5``).
+    """
+    return (colours - 0.5) / SH_C0
+
+
+def sh0_to_rgb(sh0: Tensor) -> Tensor:
+    """View-independent colour of degree-0 coefficients: ``clamp_min(SH_C0 * sh0 + 0.5, 0)``.
+
+    Args:
+        sh0: [..., 3] degree-0 coefficients.
+
+    Returns:
+        [..., 3] RGB (not clamped above).
+    """
+    return torch.clamp_min(sh0 * SH_C0 + 0.5, 0)
+
+
+__all__ = ["SH_C0", "eval_sh", "num_sh_coeffs", "rgb_to_sh0", "sh0_to_rgb", "sh_basis", "sh_to_color"]

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pgs.core.cameras import Cameras, intrinsics
 from pgs.core.gaussians import GaussianParams
 from pgs.core.registry import ComponentSpec
+from pgs.core.rendering.sh import sh0_to_rgb
 from pgs.core.testing.spec import ContractError, check_component_spec
 
 
@@ -84,7 +85,7 @@ def check_rasterizer(
     _require(bool(((out.alpha >= 0) & (out.alpha <= 1)).all()), f"{name}: alpha outside [0, 1]")
     _require(bool((out.color >= -1e-6).all()), f"{name}: negative premultiplied colour")
     with torch.no_grad():
-        colors = torch.clamp_min(gaussians.sh[:, 0] * 0.28209479177387814 + 0.5, 0)
+        colors = sh0_to_rgb(gaussians.sh[:, 0])
     _require(bool(torch.isfinite(out.color).all()), f"{name}: colour has non-finite values")
     counts, radii = out.pixel_counts.long(), out.radii.long()
     _require(bool((counts >= 0).all()), f"{name}: negative pixel counts")

@@ -17,32 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from pgs.core.cameras import Cameras
+from pgs.core.cameras import Cameras, project_points
 from pgs.core.data.dataset import SpeakerDataset
 from pgs.core.gaussians import GaussianParams
 from pgs.core.model.init import knn_mean_sq_dist, random_gaussians
-
-SH_C0 = 0.28209479177387814
-
-
-def project_points(points: Tensor, cameras: Cameras) -> tuple[Tensor, Tensor]:
-    """Pixel coordinates and depths of world points in each camera.
-
-    Args:
-        points: [N, 3] world points.
-        cameras: C cameras.
-
-    Returns:
-        (uv [C, N, 2] in pixels with pixel centres at integer + 0.5, depth [C, N]).
-    """
-    rot = cameras.viewmats[:, :3, :3]
-    trans = cameras.viewmats[:, :3, 3]
-    cam = torch.einsum("cij,nj->cni", rot, points) + trans[:, None, :]
-    z = cam[..., 2]
-    k = cameras.Ks
-    u = k[:, None, 0, 0] * cam[..., 0] / z.clamp_min(1e-9) + k[:, None, 0, 2]
-    v = k[:, None, 1, 1] * cam[..., 1] / z.clamp_min(1e-9) + k[:, None, 1, 2]
-    return torch.stack([u, v], -1), z
+from pgs.core.rendering.sh import rgb_to_sh0
 
 
 def _lookup(image: Tensor, uv: Tensor) -> tuple[Tensor, Tensor]:
@@ -228,7 +207,7 @@ def carved_gaussians(
     quats = torch.zeros(num, 4)
     quats[:, 0] = 1.0
     sh = torch.zeros(num, (sh_degree + 1) ** 2, 3)
-    sh[:, 0, :] = (colours - 0.5) / SH_C0
+    sh[:, 0, :] = rgb_to_sh0(colours)
     logit = math.log(opacity / (1.0 - opacity))
     return GaussianParams(means, quats, log_scales, torch.full((num,), logit), sh)
 
