@@ -1,7 +1,7 @@
 """A real browser: headless Debian Chromium opens the page with a fake microphone fed from a WAV file.
 
 Chromium is driven through the DevTools protocol (a websocket, with aiohttp: no extra package). The
-test clicks "Speak into the microphone", then checks that the <video> plays (its currentTime
+test watches the idle head, then clicks "Speak into the microphone" and checks that the <video> plays (its currentTime
 advances and the decoded frames change: a checksum of the picture drawn into a canvas) and saves a
 screenshot. Chromium is installed with ``scripts/ensure_chromium.sh`` (apt-get) when missing; the
 test skips with the reason only when that fails.
@@ -126,6 +126,7 @@ def test_chromium_plays_the_avatar_with_a_fake_microphone(
     ]
     browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples: list[dict] = []
+    watched: list[dict] = []
     try:
 
         async def run() -> bytes:
@@ -137,7 +138,18 @@ def test_chromium_plays_the_avatar_with_a_fake_microphone(
                         if await tools.evaluate("typeof connect === 'function'"):
                             break
                         await asyncio.sleep(0.1)
+                    # 1. watch the idle head (no microphone)
+                    await tools.evaluate("document.getElementById('watch').click()")
+                    end = time.monotonic() + 20
+                    while time.monotonic() < end:
+                        await asyncio.sleep(0.5)
+                        sample = json.loads(str(await tools.evaluate(PROBE)))
+                        if sample["t"] > 1.5:
+                            watched.append(sample)
+                            break
+                    # 2. speak into the (fake) microphone: a new session replaces the first
                     await tools.evaluate("document.getElementById('mic').click()")
+                    await asyncio.sleep(1.0)
                     end = time.monotonic() + 25
                     while time.monotonic() < end:
                         await asyncio.sleep(0.5)
@@ -164,7 +176,8 @@ def test_chromium_plays_the_avatar_with_a_fake_microphone(
         time.sleep(0.1)
     assert server.sessions() == 0  # type: ignore[attr-defined]  # DELETE /session freed the slot
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
-    playing = [s for s in samples if s["t"] > 0]
+    assert watched and "connected" in watched[0]["status"], "the idle head did not play"
+    playing = [s for s in samples if s["t"] > 0 and "microphone" in s["status"]]
     assert playing, f"the video never started: {samples[-3:]}"
     assert playing[-1]["t"] - playing[0]["t"] > 2.0, playing
     assert playing[-1]["frames"] - playing[0]["frames"] > 40, playing  # ~25 fps decoded
