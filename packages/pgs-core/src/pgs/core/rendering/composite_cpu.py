@@ -216,35 +216,13 @@ def _composite_inference(
     return torch.from_numpy(color).to(dtype), alpha.to(dtype), torch.from_numpy(depth).unsqueeze(-1).to(dtype)
 
 
-def composite(
-    proj: Projection,
-    bins: TileBins,
-    width: int,
-    height: int,
-    count_rule: str | None = "pixel-gs",
-    backward: bool | None = None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-    """Composite binned, projected Gaussians into images with the compiled CPU kernels.
-
-    Args:
-        proj: the `Projection` of N Gaussians into C cameras (CPU float32 tensors).
-        bins: the `TileBins` of `proj` for this image size.
-        width: image width W.
-        height: image height H.
-        count_rule: Eq. 5 pixel-count rule, ``"paper"`` or ``"pixel-gs"``; None skips counting.
-        backward: take the training path (records for a backward pass); None: exactly when
-            autograd records this call (grad mode on and an input requiring grad). Without it
-            and without counts the inference fast path runs (same images, nothing kept).
-
-    Returns:
-        color [C, H, W, 3] premultiplied, alpha [C, H, W, 1], depth [C, H, W, 1] and pixel counts
-        [C, N] int32 (Eq. 5 by `count_rule`, before the Eq. 4 mask) or None. color, alpha and
-        depth are differentiable w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities
-        and proj.depths (on the training path).
+def _check_inputs(
+    proj: Projection, bins: TileBins, width: int, height: int, count_rule: str | None
+) -> tuple[int, int]:
+    """Check what `composite` is given and return the tile grid (tiles_x, tiles_y).
 
     Raises:
-        RenderError: a tensor is not on the CPU, the tile size is outside 1..64, the bins do
-            not match the image size, or one tile's list is longer than `cpu_kernels.MAX_TILE_LIST`.
+        RenderError: see `composite`, and an unknown `count_rule`.
     """
     tensors = {
         "means2d": proj.means2d,
@@ -284,6 +262,40 @@ def composite(
             )
     if count_rule not in _COUNT_RULES:
         raise RenderError(f"cpu rasterizer: pixel_count_rule {count_rule!r} is not one of 'paper', 'pixel-gs'")
+    return tiles_x, tiles_y
+
+
+def composite(
+    proj: Projection,
+    bins: TileBins,
+    width: int,
+    height: int,
+    count_rule: str | None = "pixel-gs",
+    backward: bool | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """Composite binned, projected Gaussians into images with the compiled CPU kernels.
+
+    Args:
+        proj: the `Projection` of N Gaussians into C cameras (CPU float32 tensors).
+        bins: the `TileBins` of `proj` for this image size.
+        width: image width W.
+        height: image height H.
+        count_rule: Eq. 5 pixel-count rule, ``"paper"`` or ``"pixel-gs"``; None skips counting.
+        backward: take the training path (records for a backward pass); None: exactly when
+            autograd records this call (grad mode on and an input requiring grad). Without it
+            and without counts the inference fast path runs (same images, nothing kept).
+
+    Returns:
+        color [C, H, W, 3] premultiplied, alpha [C, H, W, 1], depth [C, H, W, 1] and pixel counts
+        [C, N] int32 (Eq. 5 by `count_rule`, before the Eq. 4 mask) or None. color, alpha and
+        depth are differentiable w.r.t. proj.means2d, proj.conics, proj.colors, proj.opacities
+        and proj.depths (on the training path).
+
+    Raises:
+        RenderError: a tensor is not on the CPU, the tile size is outside 1..64, the bins do
+            not match the image size, or one tile's list is longer than `cpu_kernels.MAX_TILE_LIST`.
+    """
+    tiles_x, tiles_y = _check_inputs(proj, bins, width, height, count_rule)
     if backward is None:
         differentiable = (proj.means2d, proj.conics, proj.colors, proj.opacities, proj.depths)
         backward = torch.is_grad_enabled() and any(t.requires_grad for t in differentiable)

@@ -168,6 +168,82 @@ def _pixel_offsets(lay: _Layout, tiles: Tensor, feat: Tensor) -> tuple[Tensor, T
     return feat[:, None, :, _MX] - px[:, :, None], feat[:, None, :, _MY] - py[:, :, None]
 
 
+def _evaluate_chunk(
+    lay: _Layout,
+    feat: Tensor,
+    trans: Tensor,
+    live: Tensor,
+    chunk: Tensor,
+    pos: Tensor,
+    kr: Tensor,
+    r: int,
+    chunk_index: int,
+    count_rule: str | None,
+) -> _Block:
+    """Composite the next K slots of the tiles `chunk` (one block of `_rounds`); updates `trans`/`live`.
+
+    Args:
+        lay: tile layout.
+        feat: [C*N, F] packed features.
+        trans: [C*T, P] transmittance (the rows of `chunk` are updated in place).
+        live: [C*T, P] 1.0 for pixels not done yet (the rows of `chunk` are updated in place).
+        chunk: [B] global tile indices.
+        pos: [C*T] each tile's position in its list.
+        kr: [K] ``arange(K)``.
+        r: the round index.
+        chunk_index: this chunk's position among the round's chunks.
+        count_rule: the Eq. 5 rule of the block's ``counted`` mask, or None (no mask).
+    """
+    starts = lay.tile_starts[:-1]
+    lengths = lay.tile_starts[1:] - starts
+    K = kr.numel()
+    slot = pos[chunk, None] + kr[None, :]
+    kval = slot < lengths[chunk, None]  # [B, K]
+    idx = torch.where(kval, starts[chunk, None] + slot, torch.zeros_like(slot))
+    fid = lay.flat_ids[idx]
+    g = feat[fid]  # [B, K, F]
+    g[..., _OP] *= kval  # empty slots: opacity 0, so alpha 0 and never composited
+    dx, dy = _pixel_offsets(lay, chunk, g)  # [B, P, K]
+    # -sigma = -0.5 (a dx^2 + c dy^2) - b dx dy with sigma = 0.5 d^T conic d, in few
+    # temporaries; negating the conic entries negates every product and sum exactly, so
+    # this is bitwise the negative of the contract's sigma.
+    neg_sigma = dx * dx
+    neg_sigma.mul_(-g[:, None, :, _CA])
+    tmp = dy * dy
+    tmp.mul_(-g[:, None, :, _CC])
+    neg_sigma.add_(tmp).mul_(0.5)
+    torch.mul(dx, dy, out=tmp)
+    neg_sigma.addcmul_(tmp, -g[:, None, :, _CB].expand_as(tmp))
+    sigma_ok = torch.le(neg_sigma, 0.0, out=torch.empty_like(neg_sigma))  # sigma >= 0
+    raw = neg_sigma.exp_().mul_(g[:, None, :, _OP])  # o exp(-sigma), in place
+    alpha = torch.clamp_max(raw, ALPHA_MAX)
+    # passes: sigma >= 0, alpha >= 1/255, a real slot (opacity 0 otherwise), pixel live
+    passes = _step(alpha, ALPHA_MIN).mul_(sigma_ok).mul_(live[chunk][:, :, None])
+    alpha.mul_(passes)
+    torch.sub(1.0, alpha, out=tmp)
+    t0 = trans[chunk]
+    t_incl = torch.cumprod(tmp, dim=-1).mul_(t0[:, :, None])
+    # Transmittance only falls, so t_incl >= 1e-4 holds on a prefix of the block: the
+    # Gaussians that pass before the pixel saturates are composited (3DGS stop rule).
+    above = _step(t_incl, T_MIN)
+    contrib = above * passes
+    t_excl = torch.cat([t0[:, :, None], t_incl[:, :, :-1]], dim=-1)
+    weight = alpha * t_excl
+    weight.mul_(contrib)
+    if count_rule == "paper":  # Eq. 5 as written: T before the Gaussian >= 1e-4
+        counted = _step(t_excl, T_MIN).mul_(passes)
+    else:  # pixel-gs (composited pixels), or no counts
+        counted = contrib if count_rule is not None else None
+    # New transmittance: t_incl at the end of that prefix (Gaussians that do not pass
+    # multiply it by exactly 1), or t0 if it is empty. A pixel whose product fell below
+    # 1e-4 met its saturating Gaussian and is done.
+    kept = above.sum(-1, keepdim=True).to(torch.int64)  # [B, P, 1] prefix length
+    at_end = torch.gather(t_incl, -1, (kept - 1).clamp_min_(0))[..., 0]
+    trans[chunk] = torch.where(kept[..., 0] > 0, at_end, t0)
+    live[chunk] = live[chunk] * (kept[..., 0] == K)
+    return _Block(chunk, fid, g, dx, dy, alpha, raw, contrib, t_excl, weight, counted, r, chunk_index)
+
+
 def _rounds(
     lay: _Layout,
     feat: Tensor,
@@ -208,51 +284,7 @@ def _rounds(
         for chunk_index, chunk in enumerate(torch.split(active, per_chunk)):
             if chunk_index < skip:
                 continue
-            slot = pos[chunk, None] + kr[None, :]
-            kval = slot < lengths[chunk, None]  # [B, K]
-            idx = torch.where(kval, starts[chunk, None] + slot, torch.zeros_like(slot))
-            fid = lay.flat_ids[idx]
-            g = feat[fid]  # [B, K, F]
-            g[..., _OP] *= kval  # empty slots: opacity 0, so alpha 0 and never composited
-            dx, dy = _pixel_offsets(lay, chunk, g)  # [B, P, K]
-            # -sigma = -0.5 (a dx^2 + c dy^2) - b dx dy with sigma = 0.5 d^T conic d, in few
-            # temporaries; negating the conic entries negates every product and sum exactly, so
-            # this is bitwise the negative of the contract's sigma.
-            neg_sigma = dx * dx
-            neg_sigma.mul_(-g[:, None, :, _CA])
-            tmp = dy * dy
-            tmp.mul_(-g[:, None, :, _CC])
-            neg_sigma.add_(tmp).mul_(0.5)
-            torch.mul(dx, dy, out=tmp)
-            neg_sigma.addcmul_(tmp, -g[:, None, :, _CB].expand_as(tmp))
-            sigma_ok = torch.le(neg_sigma, 0.0, out=torch.empty_like(neg_sigma))  # sigma >= 0
-            raw = neg_sigma.exp_().mul_(g[:, None, :, _OP])  # o exp(-sigma), in place
-            alpha = torch.clamp_max(raw, ALPHA_MAX)
-            # passes: sigma >= 0, alpha >= 1/255, a real slot (opacity 0 otherwise), pixel live
-            passes = _step(alpha, ALPHA_MIN).mul_(sigma_ok).mul_(live[chunk][:, :, None])
-            alpha.mul_(passes)
-            torch.sub(1.0, alpha, out=tmp)
-            t0 = trans[chunk]
-            t_incl = torch.cumprod(tmp, dim=-1).mul_(t0[:, :, None])
-            # Transmittance only falls, so t_incl >= 1e-4 holds on a prefix of the block: the
-            # Gaussians that pass before the pixel saturates are composited (3DGS stop rule).
-            above = _step(t_incl, T_MIN)
-            contrib = above * passes
-            t_excl = torch.cat([t0[:, :, None], t_incl[:, :, :-1]], dim=-1)
-            weight = alpha * t_excl
-            weight.mul_(contrib)
-            if count_rule == "paper":  # Eq. 5 as written: T before the Gaussian >= 1e-4
-                counted = _step(t_excl, T_MIN).mul_(passes)
-            else:  # pixel-gs (composited pixels), or no counts
-                counted = contrib if count_rule is not None else None
-            # New transmittance: t_incl at the end of that prefix (Gaussians that do not pass
-            # multiply it by exactly 1), or t0 if it is empty. A pixel whose product fell below
-            # 1e-4 met its saturating Gaussian and is done.
-            kept = above.sum(-1, keepdim=True).to(torch.int64)  # [B, P, 1] prefix length
-            at_end = torch.gather(t_incl, -1, (kept - 1).clamp_min_(0))[..., 0]
-            trans[chunk] = torch.where(kept[..., 0] > 0, at_end, t0)
-            live[chunk] = live[chunk] * (kept[..., 0] == K)
-            yield _Block(chunk, fid, g, dx, dy, alpha, raw, contrib, t_excl, weight, counted, r, chunk_index)
+            yield _evaluate_chunk(lay, feat, trans, live, chunk, pos, kr, r, chunk_index, count_rule)
         pos[active] += K
         still = (pos[active] < lengths[active]) & (live[active].amax(1) > 0)
         active = active[still]
