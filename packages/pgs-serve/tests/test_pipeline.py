@@ -144,3 +144,38 @@ def test_a_checkpoint_serves_like_its_avatar(engine: HeadEngine, tiny: dict[str,
             HeadEngine(tiny["avatar"], "cuda")
         else:  # pragma: no cover - a GPU machine
             raise DataError("CUDA is not available (skipped: a GPU is present)")
+
+
+def test_a_frame_that_fails_to_render_does_not_end_the_session(
+    engine: HeadEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = []
+    real = engine.render_async
+
+    async def flaky(index: int, window: torch.Tensor) -> np.ndarray:
+        if index == 2:
+            raise RuntimeError("simulated render failure")
+        return await real(index, window)
+
+    async def emit(frame: object) -> None:
+        sent.append(frame)
+
+    monkeypatch.setattr(engine, "render_async", flaky)
+
+    async def run() -> SessionPipeline:
+        pipeline = SessionPipeline(engine, emit, 1)
+        task = asyncio.ensure_future(pipeline._render_loop())
+        k = 0
+        while len(sent) < 6 and k < 400:  # feed ticks in real time so no frame is dropped for lag
+            pipeline.tick(now=k * TICK)
+            k += 1
+            await asyncio.sleep(TICK)
+        pipeline.closed = True
+        task.cancel()
+        return pipeline
+
+    pipeline = asyncio.run(run())
+    by_index = {f.index: f for f in sent}
+    assert by_index[2].image is None and by_index[2].audio.shape == (engine.samples_per_frame,)
+    assert any(f.image is not None for f in sent if f.index > 2)
+    assert pipeline.stats.frames_dropped >= 1

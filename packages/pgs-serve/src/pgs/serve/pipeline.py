@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from torch import Tensor
 
 from pgs.core.interfaces import AUDIO_WINDOW
 from pgs.serve.engine import HeadEngine
+
+log = logging.getLogger("pgs.serve")
 
 #: Clock tick of the audio intake in seconds.
 TICK = 0.02
@@ -265,7 +268,13 @@ class SessionPipeline:
                 await self.emit(OutputFrame(index, None, _to_int16(block), None))
                 job = self._jobs.get_nowait()
             index, window, block, arrival = job
-            image = await self.engine.render_async(index, window)
+            try:
+                image = await self.engine.render_async(index, window)
+            except Exception:  # one bad frame must not end the session (or touch the others)
+                log.exception("frame %d failed to render; sending its audio only", index)
+                self.stats.frames_dropped += 1
+                await self.emit(OutputFrame(index, None, _to_int16(block), None))
+                continue
             if self.closed:
                 return
             now = time.monotonic()

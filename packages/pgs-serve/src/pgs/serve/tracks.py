@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import logging
 
 import av
 import numpy as np
@@ -104,5 +105,9 @@ async def consume_microphone(track: MediaStreamTrack, rate: int, feed: callable)
             frame = await track.recv()
         except MediaStreamError:
             return
-        for out in resampler.resample(frame):
-            feed(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+        try:
+            for out in resampler.resample(frame):
+                feed(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
+        except (av.error.FFmpegError, ValueError) as exc:  # a malformed frame: stop listening, keep streaming
+            logging.getLogger("pgs.serve").warning("microphone input ignored from now on: %s", exc)
+            return
