@@ -127,7 +127,8 @@ def test_landmark_source_registry() -> None:
     assert result.value == pytest.approx(1.25)
 
 
-def test_mediapipe_source_needs_its_model_file(tmp_path: Path) -> None:
+def test_mediapipe_source_needs_its_model_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PGS_FACE_LANDMARKER", raising=False)  # None falls back to the environment variable
     with pytest.raises(MissingWeightsError, match=r"face_landmarker\.task"):
         landmark_source("mediapipe", model_path=None)
     with pytest.raises(MissingWeightsError, match=r"missing\.task"):

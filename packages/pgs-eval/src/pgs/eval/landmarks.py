@@ -4,8 +4,9 @@ Sources (`landmark_source(name, ...)`):
 
 - ``exact``: landmarks supplied with the frames (the synthetic speaker's exact landmarks); no
   detection.
-- ``mediapipe``: MediaPipe Face Landmarker (Tasks API, a ``face_landmarker.task`` model file),
-  478 points mapped to the 68-point layout with `pgs.core.landmarks68.MEDIAPIPE_TO_IBUG68`.
+- ``mediapipe``: MediaPipe Face Landmarker (`pgs.core.landmarks`, a ``face_landmarker.task`` model
+  file or ``$PGS_FACE_LANDMARKER``), 478 points mapped to the 68-point layout with
+  `pgs.core.landmarks68.MEDIAPIPE_TO_IBUG68`.
 - ``fan``: face-alignment's 2D FAN with its S3FD detector, the detector AD-NeRF, ER-NeRF and
   TalkingGaussian report LMD with (``pip install face-alignment``; it fetches its weights on first
   use, so run it once where there is network access).
@@ -17,7 +18,6 @@ landmarks.
 
 from __future__ import annotations
 
-import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -28,15 +28,13 @@ import torch
 from torch import Tensor
 
 from pgs.core.errors import ConfigError, DataError, PluginError
+from pgs.core.landmarks import MODEL_URL
 from pgs.core.landmarks68 import MEDIAPIPE_NUM_LANDMARKS, MEDIAPIPE_TO_IBUG68
-from pgs.core.native_logs import native_stderr_silenced, quiet_native_env
 from pgs.eval.errors import MissingWeightsError
 from pgs.eval.regions import check_frames, check_landmarks
 
 #: Where to get the MediaPipe Face Landmarker model (never downloaded at run time).
-FACE_LANDMARKER_URL = (
-    "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/latest/face_landmarker.task"
-)
+FACE_LANDMARKER_URL = MODEL_URL
 
 
 def frames_to_uint8(frames: Tensor) -> np.ndarray:
@@ -95,50 +93,27 @@ class ExactLandmarks(LandmarkSource):
 
 
 class MediaPipeLandmarks(LandmarkSource):
-    """MediaPipe Face Landmarker (Tasks API), 478 points mapped to the 68-point iBUG layout.
+    """MediaPipe Face Landmarker (`pgs.core.landmarks`, IMAGE mode), 478 points mapped to iBUG-68.
 
     Args:
-        model_path: the ``face_landmarker.task`` model bundle.
+        model_path: the ``face_landmarker.task`` model bundle (None: ``$PGS_FACE_LANDMARKER``).
         min_confidence: minimum face detection / presence confidence.
+
+    Raises:
+        MissingWeightsError: no model given (nor in the environment), or the file is missing.
+        PluginError: mediapipe is not installed.
     """
 
     name = "mediapipe"
 
-    def __init__(self, model_path: str | Path | None, min_confidence: float = 0.5) -> None:
-        if model_path is None:
-            raise MissingWeightsError(
-                "landmark source 'mediapipe' needs the Face Landmarker model file: set model_path to a "
-                f"face_landmarker.task (download it once from {FACE_LANDMARKER_URL})"
-            )
-        path = Path(model_path)
-        if not path.is_file():
-            raise MissingWeightsError(
-                f"{path}: MediaPipe Face Landmarker model not found; download face_landmarker.task once from "
-                f"{FACE_LANDMARKER_URL} and pass its path as model_path"
-            )
-        quiet_native_env()
-        try:
-            from mediapipe.tasks.python import BaseOptions, vision
-        except ImportError as exc:
-            raise PluginError(
-                f"landmark source 'mediapipe' needs the mediapipe package (pip install mediapipe): {exc}"
-            ) from None
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.IMAGE,
-            num_faces=1,
-            min_face_detection_confidence=min_confidence,
-            min_face_presence_confidence=min_confidence,
+    def __init__(self, model_path: str | Path | None = None, min_confidence: float = 0.5) -> None:
+        from pgs.core.landmarks import FaceLandmarker
+
+        self._landmarker = FaceLandmarker(
+            model_path, video=False, min_confidence=min_confidence, blendshapes=False, matrices=False
         )
-        try:
-            with native_stderr_silenced():  # MediaPipe's C++ start-up logs
-                self._landmarker = vision.FaceLandmarker.create_from_options(options)
-        except (RuntimeError, ValueError) as exc:
-            raise DataError(f"{path}: not a usable Face Landmarker model: {exc}") from None
-        # close at garbage collection or interpreter exit (MediaPipe's own finaliser prints an error late at exit)
-        self._finalizer = weakref.finalize(self, self._landmarker.close)
-        self.model_path = path
-        self.description = f"MediaPipe Face Landmarker ({path.name}) 478 points mapped to iBUG-68"
+        self.model_path = self._landmarker.model_path
+        self.description = f"MediaPipe Face Landmarker ({self.model_path.name}) 478 points mapped to iBUG-68"
 
     def detect_mesh(self, frames: Tensor) -> Tensor:
         """All 478 Face Landmarker points.
@@ -149,24 +124,14 @@ class MediaPipeLandmarks(LandmarkSource):
         Returns:
             [F, 478, 2] float64 pixel coordinates (x, y); NaN rows for frames without a face.
         """
-        import mediapipe as mp
-
-        if not self._finalizer.alive:
-            raise RuntimeError("this MediaPipe landmark source was closed")
         check_frames(frames, "frames")
         images = frames_to_uint8(frames)
         height, width = images.shape[1:3]
         out = torch.full((images.shape[0], MEDIAPIPE_NUM_LANDMARKS, 2), float("nan"), dtype=torch.float64)
         for f, image in enumerate(images):
-            mp_image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
-            with native_stderr_silenced():
-                result = self._landmarker.detect(mp_image)
-            if not result.face_landmarks:
-                continue
-            points = result.face_landmarks[0]
-            if len(points) != MEDIAPIPE_NUM_LANDMARKS:
-                raise DataError(f"{self.model_path}: model gave {len(points)} landmarks, expected 478")
-            out[f] = torch.tensor([[p.x * width, p.y * height] for p in points], dtype=torch.float64)
+            found = self._landmarker.detect(image)
+            if found is not None:
+                out[f] = torch.from_numpy(found.pixels(width, height))
         return out
 
     def detect(self, frames: Tensor, known: Tensor | None = None) -> Tensor:
@@ -175,9 +140,9 @@ class MediaPipeLandmarks(LandmarkSource):
 
     def close(self) -> None:
         """Close the landmarker (avoids a noisy error from its finaliser at exit)."""
-        finalizer = getattr(self, "_finalizer", None)
-        if finalizer is not None:
-            finalizer()
+        landmarker = getattr(self, "_landmarker", None)
+        if landmarker is not None:
+            landmarker.close()
 
 
 class FanLandmarks(LandmarkSource):

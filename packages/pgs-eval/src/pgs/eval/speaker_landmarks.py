@@ -28,11 +28,12 @@ import torch
 from torch import Tensor
 
 from pgs.core.interfaces import MetricValue
+from pgs.core.landmarks import MODEL_ENV
 from pgs.eval.benchmark import mouth_opening, pearson_r
 from pgs.eval.lmd import lmd
 
 #: Environment variable naming a Face Landmarker model file (also read by ``pgs prep``).
-LANDMARKER_ENV = "PGS_FACE_LANDMARKER"
+LANDMARKER_ENV = MODEL_ENV
 #: ``prep.json`` key holding the Face Landmarker path used to prep the folder.
 PREP_KEY = "landmarker"
 #: LMD protocol prefix (as the ``lmd`` evaluator).
