@@ -13,11 +13,12 @@ pgs-core imports no other ``pgs.*`` package: implementations come through the re
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import torch
 from pydantic import Field, field_validator
@@ -387,6 +388,39 @@ class DensityStrategy(ABC, Generic[StateT]):
         render: RenderResult,
     ) -> DensityReport:
         """Called after backward, before the optimizer step: accumulate statistics and refine."""
+
+    def state_dict(self, state: StateT) -> dict[str, Any]:
+        """`state` as checkpointable plain data (tensors, numbers, strings, lists, dicts).
+
+        The default handles a dataclass state: its fields, with `torch.Generator` fields stored
+        as their byte states. A strategy with another kind of state overrides this and
+        `load_state_dict`.
+
+        Raises:
+            TypeError: the state is not a dataclass and the strategy did not override this.
+        """
+        if not dataclasses.is_dataclass(state):
+            raise TypeError(
+                f"{type(self).__name__}: density state {type(state).__name__} is not a dataclass; "
+                "override state_dict and load_state_dict to checkpoint it"
+            )
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(state):
+            value = getattr(state, f.name)
+            out[f.name] = {"__generator_state__": value.get_state()} if isinstance(value, torch.Generator) else value
+        return out
+
+    def load_state_dict(self, state: StateT, data: Mapping[str, Any]) -> StateT:
+        """Overwrite a fresh `state` (from `initial_state`) with `state_dict` output and return it."""
+        for f in dataclasses.fields(state):  # type: ignore[arg-type]
+            if f.name not in data:
+                continue
+            value = data[f.name]
+            if isinstance(value, dict) and "__generator_state__" in value:
+                getattr(state, f.name).set_state(value["__generator_state__"])
+            else:
+                setattr(state, f.name, value)
+        return state
 
 
 # ====================================================================================== evaluation

@@ -39,7 +39,7 @@ from torch import Tensor
 from pgs.core.data.dataset import Frame, SpeakerDataset
 from pgs.core.data.prefetch import PREFETCH_DEPTH, FramePrefetcher
 from pgs.core.devices import resolve_device
-from pgs.core.errors import ConfigError, DataError, PgsError
+from pgs.core.errors import ConfigError, DataError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.groups import DENSITY
 from pgs.core.interfaces import DensityStrategy
@@ -157,33 +157,6 @@ class FrameSampler:
             out.append(int(order[position]))
             position += 1
         return out
-
-
-def _plain_state(state: Any) -> dict[str, Any]:
-    """A density strategy's dataclass state as checkpointable plain data (generators as states)."""
-    if not dataclasses.is_dataclass(state):
-        raise PgsError(f"density state {type(state).__name__} is not a dataclass; cannot checkpoint it")
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(state):
-        value = getattr(state, f.name)
-        if isinstance(value, torch.Generator):
-            out[f.name] = {"__generator_state__": value.get_state()}
-        else:
-            out[f.name] = value
-    return out
-
-
-def _restore_state(fresh: Any, plain: dict[str, Any]) -> Any:
-    """Overwrite a freshly created density state with checkpointed values."""
-    for f in dataclasses.fields(fresh):
-        if f.name not in plain:
-            continue
-        value = plain[f.name]
-        if isinstance(value, dict) and "__generator_state__" in value:
-            getattr(fresh, f.name).set_state(value["__generator_state__"])
-        else:
-            setattr(fresh, f.name, value)
-    return fresh
 
 
 def _face_target(frame: Frame) -> Tensor:
@@ -631,7 +604,7 @@ class Trainer:
                     "step": bt.step,
                     "gaussian_optimizers": {k: o.state_dict() for k, o in bt.gaussian_optimizers.items()},
                     "network_optimizer": bt.network_optimizer.state_dict(),
-                    "density_state": _plain_state(bt.density_state),
+                    "density_state": bt.strategy.state_dict(bt.density_state),
                 }
                 for name, bt in self.branches.items()
             },
@@ -653,7 +626,7 @@ class Trainer:
                 opt.load_state_dict(saved["gaussian_optimizers"][key])
             bt.network_optimizer.load_state_dict(saved["network_optimizer"])
             fresh = bt.strategy.initial_state(bt.branch.params, self.scene_extent)
-            bt.density_state = _restore_state(fresh, saved["density_state"])
+            bt.density_state = bt.strategy.load_state_dict(fresh, saved["density_state"])
             bt.step = int(saved["step"])
         self.sampler.load_state_dict(data["sampler"])
         self.mouth_sampler.load_state_dict(data["mouth_sampler"])
