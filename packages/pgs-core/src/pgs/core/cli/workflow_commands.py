@@ -360,10 +360,14 @@ def _export_run(args: argparse.Namespace) -> int:
 
 EXPORT = CommandSpec(
     name="export",
-    help="export a checkpoint's canonical Gaussians as PLY",
+    help="export a checkpoint's canonical Gaussians as PLY, or a self-contained avatar (--avatar)",
     add_arguments=_export_arguments,
     run=_export_run,
-    description="Write the canonical Gaussians of a trained head as a standard 3DGS PLY file.\n\n" + EXPORT_EXAMPLES,
+    description=(
+        "Write the canonical Gaussians of a trained head as a standard 3DGS PLY file, or with --avatar one file "
+        "holding the model plus the poses, AUs, background and torso loop it replays, which pgs render and "
+        "pgs serve accept without the training folder.\n\n" + EXPORT_EXAMPLES
+    ),
 )
 
 # ============================================================================================ demo
