@@ -17,7 +17,10 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert info.value.code == 0
     out = capsys.readouterr().out
-    assert "plugins" in out and "validate" in out and "examples:" in out
+    assert "plugins" in out and "validate" in out and "workflow:" in out
+    workflow = out.split("workflow:")[1].split("more:")[0]
+    steps = [workflow.index(f"pgs {name} ") for name in ("synth", "prep", "train", "render", "eval")]
+    assert steps == sorted(steps)  # the workflow in its order: a speaker folder, train, render, evaluate
     with pytest.raises(SystemExit):
         main(["--version"])
     assert __version__ in capsys.readouterr().out
