@@ -251,6 +251,18 @@ def ablation_sweep(
     return Sweep("ablation", out, runs, chosen, speakers, seeds, retries, default_pairs(chosen))
 
 
+def _check_ablation(base: TrainConfig, chosen: Sequence[AblationVariant], out: Path) -> None:
+    """Raise before any training when nothing is chosen, the speaker is missing or a variant is invalid."""
+    if not chosen:
+        raise ConfigError("no ablation variants selected")
+    if base.data.folder is None:
+        raise ConfigError("data.folder: required (a processed-speaker folder)")
+    if not Path(base.data.folder).is_dir():
+        raise DataError(f"{base.data.folder}: speaker folder not found")
+    for variant in chosen:  # every variant validates (plugins installed) before the first training
+        variant_config(base, variant, out / variant_slug(variant))
+
+
 def run_ablation(
     base: TrainConfig,
     out: str | Path,
@@ -291,14 +303,7 @@ def run_ablation(
     options = options or EvalOptions()
     out = Path(out)
     chosen = list(variants) if variants is not None else list(TABLE3_VARIANTS)
-    if not chosen:
-        raise ConfigError("no ablation variants selected")
-    if base.data.folder is None:
-        raise ConfigError("data.folder: required (a processed-speaker folder)")
-    if not Path(base.data.folder).is_dir():
-        raise DataError(f"{base.data.folder}: speaker folder not found")
-    for variant in chosen:  # every variant validates (plugins installed) before the first training
-        variant_config(base, variant, out / variant_slug(variant))
+    _check_ablation(base, chosen, out)
     sweep = ablation_sweep(base, out, chosen, options, seeds, retries)
     by_slug = {variant_slug(v): v for v in chosen}
     order = [r.run_id for r in sweep.runs]
@@ -328,6 +333,17 @@ def run_ablation(
     if not results:
         raise DataError(f"{out}: every ablation run failed: " + "; ".join(f"{r}: {e}" for r, e in failed))
     table = atomic_write_text(out / "table3.md", _table3(results, sweep, done.files.summary))
+    summary_path = atomic_write_text(out / "ablation.json", _ablation_json(results, sweep, done.files, failed))
+    first_seed = [r for r in results if r.seed == sweep.seeds[0]] or results
+    pictures = [_read_png(r.folder / "density.png") for r in first_seed]
+    montage = _write_png(density_montage(pictures), out / "fig5_density.png")
+    return AblationOutputs(out, results, table, summary_path, montage, done.files, failed)
+
+
+def _ablation_json(
+    results: Sequence[VariantResult], sweep: Sweep, files: SweepFiles, failed: Sequence[tuple[str, str]]
+) -> str:
+    """``ablation.json``: one row per run, the overall intervals, the paired differences, the failures."""
     summary = {
         "schema": ABLATION_SCHEMA,
         "seeds": list(sweep.seeds),
@@ -346,15 +362,11 @@ def run_ablation(
             }
             for r in results
         ],
-        "summary": json.loads(done.files.json.read_text(encoding="utf-8"))["summary"]["overall"],
-        "comparisons": [c.to_dict() for c in done.files.summary.comparisons if c.scope == "overall"],
+        "summary": json.loads(files.json.read_text(encoding="utf-8"))["summary"]["overall"],
+        "comparisons": [c.to_dict() for c in files.summary.comparisons if c.scope == "overall"],
         "failed": [{"run": r, "error": e} for r, e in failed],
     }
-    summary_path = atomic_write_text(out / "ablation.json", json.dumps(summary, indent=2) + "\n")
-    first_seed = [r for r in results if r.seed == sweep.seeds[0]] or results
-    pictures = [_read_png(r.folder / "density.png") for r in first_seed]
-    montage = _write_png(density_montage(pictures), out / "fig5_density.png")
-    return AblationOutputs(out, results, table, summary_path, montage, done.files, failed)
+    return json.dumps(summary, indent=2) + "\n"
 
 
 def _table3(results: Sequence[VariantResult], sweep: Sweep, summary: Summary) -> str:

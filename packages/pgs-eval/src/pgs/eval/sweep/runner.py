@@ -183,6 +183,34 @@ def _cross_driven(run: RunSpec, options: Any, train_set: Any, eval_dir: Path) ->
     return reports
 
 
+def _evaluate(run: RunSpec, options: Any, head: Any, train_set: Any, val_set: Any, report: dict[str, Any]) -> Any:
+    """Self-driven evaluation as ``pgs eval`` into ``eval/``, plus ``density.png``; returns the report."""
+    from pgs.eval.figures import density_picture_image, frame_strip_png
+    from pgs.eval.report import write_report
+    from pgs.eval.selfdriven import evaluate_self_driven, face_means2d
+
+    meta = {"run": str(run.folder), "variant": run.variant, "speaker": run.speaker, "seed": run.seed}
+    evaluation = evaluate_self_driven(
+        head,
+        train_set,
+        val_set,
+        options,
+        method=run.label or run.variant,
+        train_time_s=report.get("training_seconds"),
+        meta={**meta, "num_gaussians": report.get("num_gaussians") or {}},
+    )
+    eval_dir = run.folder / "eval"
+    write_report(evaluation.report, eval_dir)
+    frame_strip_png(evaluation.predicted, evaluation.target, eval_dir / "strips.png")
+    first = val_set[evaluation.indices[0]]
+    means2d, image = face_means2d(head, first, options.device)
+    picture = density_picture_image(
+        means2d, int(image.shape[1]), int(image.shape[0]), background=image, label=run.variant
+    )
+    _write_png(picture, run.folder / "density.png")
+    return evaluation.report
+
+
 def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> dict[str, Any]:
     """Train, evaluate and picture one run in ``run.folder``; returns (and writes) its ``result.json`` data.
 
@@ -200,9 +228,6 @@ def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> 
 
     from pgs.core.devices import resolve_device
     from pgs.core.training.config import TrainConfig
-    from pgs.eval.figures import density_picture_image, frame_strip_png
-    from pgs.eval.report import write_report
-    from pgs.eval.selfdriven import evaluate_self_driven, face_means2d
 
     if threads is not None:
         torch.set_num_threads(max(1, threads))
@@ -214,33 +239,9 @@ def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> 
         _write_status(run.folder, "running", session)
         head, train_set, val_set, report, trained, resumed = train_run(config, run.folder)
         _write_status(run.folder, "evaluating", session)
+        evaluation = _evaluate(run, options, head, train_set, val_set, report)
+        cross = _cross_driven(run, options, train_set, run.folder / "eval")
         counts = report.get("num_gaussians") or {}
-        total = int(sum(counts.values())) if isinstance(counts, dict) else int(counts or 0)
-        evaluation = evaluate_self_driven(
-            head,
-            train_set,
-            val_set,
-            options,
-            method=run.label or run.variant,
-            train_time_s=report.get("training_seconds"),
-            meta={
-                "run": str(run.folder),
-                "variant": run.variant,
-                "speaker": run.speaker,
-                "seed": run.seed,
-                "num_gaussians": counts,
-            },
-        )
-        eval_dir = run.folder / "eval"
-        write_report(evaluation.report, eval_dir)
-        frame_strip_png(evaluation.predicted, evaluation.target, eval_dir / "strips.png")
-        first = val_set[evaluation.indices[0]]
-        means2d, image = face_means2d(head, first, options.device)
-        picture = density_picture_image(
-            means2d, int(image.shape[1]), int(image.shape[0]), background=image, label=run.variant
-        )
-        _write_png(picture, run.folder / "density.png")
-        cross = _cross_driven(run, options, train_set, eval_dir)
         result = {
             "schema": RUN_SCHEMA,
             "run_id": run.run_id,
@@ -251,10 +252,10 @@ def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> 
             "folder": str(run.folder),
             "config": run.config,
             "evaluation": run.evaluation_dict(),
-            "report": evaluation.report.to_dict(),
+            "report": evaluation.to_dict(),
             "cross_driven": cross,
             "num_gaussians": counts,
-            "num_gaussians_total": total,
+            "num_gaussians_total": int(sum(counts.values())) if isinstance(counts, dict) else int(counts or 0),
             "training": {
                 "seconds": report.get("training_seconds"),
                 "global_step": report.get("global_step"),

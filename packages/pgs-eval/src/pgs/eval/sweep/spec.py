@@ -339,6 +339,59 @@ def build_runs(
     return runs
 
 
+def _evaluation_options(ev: EvaluationEntry, root: Path, base: dict[str, Any], source: str) -> EvalOptions:
+    """The sweep file's evaluation section as `EvalOptions` (weight files checked, paths resolved)."""
+    for key in ("lpips_weights", "syncnet_weights", "landmarker"):
+        value = getattr(ev, key)
+        if value is not None and not _resolve(value, root).is_file():
+            raise ConfigError(f"{source}: evaluation.{key}: {_resolve(value, root)}: file not found")
+    if ev.region not in ("face", "full"):
+        raise ConfigError(f"{source}: evaluation.region: must be face or full, got {ev.region!r}")
+    device = ev.device or _validate({**base, "data": {**(base.get("data") or {}), "folder": None}}, source).device
+    return EvalOptions(
+        region=ev.region,  # type: ignore[arg-type]
+        lpips_weights=_resolve(ev.lpips_weights, root) if ev.lpips_weights else None,
+        syncnet_weights=_resolve(ev.syncnet_weights, root) if ev.syncnet_weights else None,
+        landmarker=_resolve(ev.landmarker, root) if ev.landmarker else None,
+        max_frames=ev.max_frames,
+        fps_frames=ev.fps_frames,
+        fps_warmup=min(10, ev.fps_frames),
+        device=device,
+    )
+
+
+def _audios(ev: EvaluationEntry, root: Path, source: str) -> list[tuple[str, Path]]:
+    """(unique column name, file) of the novel driving audios."""
+    audios: list[tuple[str, Path]] = []
+    for entry in ev.audios:
+        audio = _resolve(entry, root)
+        if not audio.is_file():
+            raise ConfigError(f"{source}: evaluation.audios: {audio}: file not found")
+        name, n = audio.stem or "audio", 2
+        while name in [a for a, _ in audios]:
+            name, n = f"{audio.stem}_{n}", n + 1
+        audios.append((name, audio))
+    return audios
+
+
+def _speakers(spec: SweepFile, base: dict[str, Any], root: Path, source: str) -> dict[str, Path]:
+    """Speaker name -> existing folder: the file's ``speakers``, else the base config's data.folder."""
+    if spec.speakers:
+        speakers = {}
+        for name, folder in spec.speakers.items():
+            _check_name("speaker", name, source)
+            speakers[name] = _resolve(folder, root)
+    else:
+        folder = (base.get("data") or {}).get("folder")
+        if not folder:
+            raise ConfigError(f"{source}: speakers: none given and the base config has no data.folder")
+        speakers = {Path(folder).name or "speaker": Path(folder)}
+    for name, path in speakers.items():
+        if not path.is_dir():
+            raise ConfigError(f"{source}: speakers.{name}: {path}: speaker folder not found")
+    return speakers
+
+
 def load_sweep(
     path: str | Path,
     output: Path | None = None,
@@ -369,48 +422,11 @@ def load_sweep(
         base = dict(spec.base)
     base = apply_overrides(base, spec.set, source)
     base = apply_overrides(base, list(overrides), "command line")
-    if spec.speakers:
-        speakers = {}
-        for name, folder in spec.speakers.items():
-            _check_name("speaker", name, source)
-            speakers[name] = _resolve(folder, root)
-    else:
-        folder = (base.get("data") or {}).get("folder")
-        if not folder:
-            raise ConfigError(f"{source}: speakers: none given and the base config has no data.folder")
-        speakers = {Path(folder).name or "speaker": Path(folder)}
-    for name, folder in speakers.items():
-        if not folder.is_dir():
-            raise ConfigError(f"{source}: speakers.{name}: {folder}: speaker folder not found")
+    speakers = _speakers(spec, base, root, source)
     out = output if output is not None else _resolve(spec.output or f"runs/sweeps/{path.stem}", root)
     variants = _variants(spec.variants, source)
-    ev = spec.evaluation
-    for key in ("lpips_weights", "syncnet_weights", "landmarker"):
-        value = getattr(ev, key)
-        if value is not None and not _resolve(value, root).is_file():
-            raise ConfigError(f"{source}: evaluation.{key}: {_resolve(value, root)}: file not found")
-    if ev.region not in ("face", "full"):
-        raise ConfigError(f"{source}: evaluation.region: must be face or full, got {ev.region!r}")
-    device = ev.device or _validate({**base, "data": {**(base.get("data") or {}), "folder": None}}, source).device
-    options = EvalOptions(
-        region=ev.region,  # type: ignore[arg-type]
-        lpips_weights=_resolve(ev.lpips_weights, root) if ev.lpips_weights else None,
-        syncnet_weights=_resolve(ev.syncnet_weights, root) if ev.syncnet_weights else None,
-        landmarker=_resolve(ev.landmarker, root) if ev.landmarker else None,
-        max_frames=ev.max_frames,
-        fps_frames=ev.fps_frames,
-        fps_warmup=min(10, ev.fps_frames),
-        device=device,
-    )
-    audios = []
-    for entry in ev.audios:
-        audio = _resolve(entry, root)
-        if not audio.is_file():
-            raise ConfigError(f"{source}: evaluation.audios: {audio}: file not found")
-        name, n = audio.stem or "audio", 2
-        while name in [a for a, _ in audios]:
-            name, n = f"{audio.stem}_{n}", n + 1
-        audios.append((name, audio))
+    options = _evaluation_options(spec.evaluation, root, base, source)
+    audios = _audios(spec.evaluation, root, source)
     runs = build_runs(
         base,
         variants,
