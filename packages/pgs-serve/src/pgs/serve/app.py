@@ -67,7 +67,7 @@ class AvatarServer:
         lookahead_frames: see `SessionPipeline`.
     """
 
-    def __init__(self, engine: HeadEngine, max_sessions: int = 2, lookahead_frames: int = 1) -> None:
+    def __init__(self, engine: HeadEngine, max_sessions: int = 2, lookahead_frames: int = 0) -> None:
         self.engine = engine
         self.max_sessions = max_sessions
         self.lookahead_frames = lookahead_frames

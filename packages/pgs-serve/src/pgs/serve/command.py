@@ -40,8 +40,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lookahead-frames",
         type=int,
         choices=(0, 1, 2, 3),
-        default=1,
-        help="future audio frames waited for per video frame (3 = offline-exact, +40 ms each; default 1)",
+        default=0,
+        help="future audio frames waited for per video frame (3 = offline-exact, +40 ms each; default 0)",
     )
 
 

@@ -32,7 +32,7 @@ class ServerThread:
         avatar: str | Path,
         max_sessions: int = 2,
         device: str = "cpu",
-        lookahead_frames: int = 1,
+        lookahead_frames: int = 0,
         threads: int | None = None,
     ) -> None:
         import asyncio

@@ -4,11 +4,11 @@ Timeline. A 50 Hz clock takes 20 ms of audio per tick from the session's inbox (
 microphone or an uploaded file; zeros when there is none, so the idle head is driven by silence
 features) and pushes it into the streaming encoder. Video frame ``i`` shows the audio around
 ``t_i = i / fps``; it is rendered as soon as the encoder has emitted feature frame
-``i + lookahead_frames``. The window's later frames (the model reads frames ``i-4 .. i+3``) are
-filled with the last final one, which trades exactness for latency: ``lookahead_frames=3`` gives
-the offline features exactly at 80 ms more delay. Each video frame leaves together with the
-audio of ``[t_i, t_{i+1})``, so sound and picture stay in sync; head poses replay in ping-pong
-whether or not anyone speaks.
+``i + lookahead_frames`` (default 0). The window's later frames (the model reads frames
+``i-4 .. i+3``) are filled with the last final one, which trades exactness for latency:
+``lookahead_frames=3`` gives the offline features exactly at 120 ms more delay. Each video frame
+leaves together with the audio of ``[t_i, t_{i+1})``, so sound and picture stay in sync; head
+poses replay in ping-pong whether or not anyone speaks.
 
 When rendering falls behind, the frames waiting in line are dropped except the newest (their
 audio still leaves), so latency stays bounded. Statistics: sustained FPS (frames sent in the last
@@ -102,7 +102,7 @@ class SessionPipeline:
     """
 
     def __init__(
-        self, engine: HeadEngine, emit: Callable[[OutputFrame], Awaitable[None]], lookahead_frames: int = 1
+        self, engine: HeadEngine, emit: Callable[[OutputFrame], Awaitable[None]], lookahead_frames: int = 0
     ) -> None:
         if not 0 <= lookahead_frames <= AUDIO_WINDOW // 2 - 1:
             raise ValueError(f"lookahead_frames must be 0..{AUDIO_WINDOW // 2 - 1}, got {lookahead_frames}")
