@@ -305,3 +305,5 @@ def test_ray_executor_without_ray_is_a_clear_error(
     assert "ray is not installed" in err and "--executor local" in err
     assert not (tmp_path / "out").exists()
     assert main(["sweep", str(path), "--list"]) == 0  # nothing else needs ray
+    assert main(["sweep", str(path), "--executor", "local", "--num-cpus", "2"]) == 2
+    assert "need --executor ray" in capsys.readouterr().err

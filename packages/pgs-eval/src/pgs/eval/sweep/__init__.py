@@ -34,8 +34,8 @@ def make_executor(
     from pgs.eval.sweep.executors import LocalExecutor, RayExecutor, import_ray
 
     if kind == "local":
-        if address is not None:
-            raise ConfigError("--address needs --executor ray")
+        if address is not None or num_cpus is not None or num_gpus is not None:
+            raise ConfigError("--address, --num-cpus and --num-gpus need --executor ray")
         return lambda session: LocalExecutor(session, on_start=on_start)
     if kind == "ray":
         import_ray()  # a missing ray is an error before anything is written
