@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pgs.core.cameras import project_opengl as project
+
 #: Centimetres (MediaPipe's canonical face model) to world units (metres, TalkingGaussian scale).
 CM_TO_UNITS = 0.01
 
@@ -120,12 +122,6 @@ def smooth_rotations(R: np.ndarray, sigma: float) -> np.ndarray:
 
 
 # ================================================================================ projection
-def project(points: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
-    """OpenGL camera-frame points [..., 3] (z < 0 in front) -> pixels [..., 2]."""
-    depth = -points[..., 2]
-    return np.stack([cx + focal * points[..., 0] / depth, cy - focal * points[..., 1] / depth], -1)
-
-
 def backproject(uv: np.ndarray, depth: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
     """Pixels [..., 2] at distances `depth` [...] along -z -> OpenGL camera-frame points [..., 3]."""
     x = (uv[..., 0] - cx) / focal * depth
@@ -291,6 +287,49 @@ def _alternate(
     return shape, R, t
 
 
+def _search_focal(
+    uv: np.ndarray, R0: np.ndarray, t0: np.ndarray, shape0: np.ndarray, f0: float, cx: float, cy: float,
+    size: float,
+) -> float:
+    """Golden-section search over log f in [0.3, 8] x `size` for the smallest median reprojection error.
+
+    Each candidate f scales the start translations by f / `f0` (the head keeps its image size)
+    and runs one pose/shape round (`_alternate`).
+
+    Args:
+        uv: [F, P, 2] landmarks in pixels (the search subset).
+        R0: [F, 3, 3] start rotations.
+        t0: [F, 3] start translations for focal length `f0`.
+        shape0: [P, 3] start head-frame shape.
+        f0: the focal length of `t0` (MediaPipe's camera).
+        cx: principal point x.
+        cy: principal point y.
+        size: the image's larger side in pixels.
+
+    Returns:
+        The focal length in pixels.
+    """
+
+    def search_error(f: float) -> float:
+        shape, R, t = _alternate(uv, R0, t0 * (f / f0), shape0, f, cx, cy, 1)
+        return float(np.median(reprojection_errors(shape, R, t, uv, f, cx, cy).mean(axis=1)))
+
+    lo, hi = np.log(0.3 * size), np.log(8.0 * size)
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = search_error(np.exp(a)), search_error(np.exp(b))
+    for _ in range(12):  # bracket shrinks to 0.618^12 ~ 0.3 % of log(8 / 0.3): ~1 % in f
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = search_error(np.exp(a))
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = search_error(np.exp(b))
+    return float(np.exp((lo + hi) / 2.0))
+
+
 def fit_cameras(
     uv: np.ndarray, z_rel: np.ndarray, matrices: np.ndarray, width: int, height: int, *,
     mediapipe_fov_deg: float = 63.0, focal: float | None = None, smooth_sigma: float = 1.0,
@@ -340,30 +379,12 @@ def fit_cameras(
     depth0 = d_head[:, None] * (1.0 + np.asarray(z_rel, dtype=np.float64) * width / f0)
     shape0 = reconstruct_shape(uv, depth0, R0, t_mp, f0, cx, cy)
 
-    fs = np.unique(np.linspace(0, F - 1, min(F, search_frames)).round().astype(int))
-    ps = np.unique(np.linspace(0, P - 1, min(P, search_points)).round().astype(int))
-    uv_s, R_s, t_s, shape_s = uv[fs][:, ps], R0[fs], t_mp[fs], shape0[ps]
-
-    def search_error(f: float) -> float:
-        shape, R, t = _alternate(uv_s, R_s, t_s * (f / f0), shape_s, f, cx, cy, 1)
-        return float(np.median(reprojection_errors(shape, R, t, uv_s, f, cx, cy).mean(axis=1)))
-
     if focal is None:
-        size = float(max(width, height))
-        lo, hi = np.log(0.3 * size), np.log(8.0 * size)
-        g = (np.sqrt(5.0) - 1.0) / 2.0
-        a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        fa, fb = search_error(np.exp(a)), search_error(np.exp(b))
-        for _ in range(12):  # bracket shrinks to 0.618^12 ~ 0.3 % of log(8 / 0.3): ~1 % in f
-            if fa <= fb:
-                hi, b, fb = b, a, fa
-                a = hi - g * (hi - lo)
-                fa = search_error(np.exp(a))
-            else:
-                lo, a, fa = a, b, fb
-                b = lo + g * (hi - lo)
-                fb = search_error(np.exp(b))
-        focal = float(np.exp((lo + hi) / 2.0))
+        fs = np.unique(np.linspace(0, F - 1, min(F, search_frames)).round().astype(int))
+        ps = np.unique(np.linspace(0, P - 1, min(P, search_points)).round().astype(int))
+        focal = _search_focal(
+            uv[fs][:, ps], R0[fs], t_mp[fs], shape0[ps], f0, cx, cy, float(max(width, height))
+        )
     if not focal > 0:
         raise ValueError(f"focal length must be positive, got {focal}")
     shape, R, t = _alternate(uv, R0, t_mp * (focal / f0), shape0, focal, cx, cy, rounds)

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pgs.core.cameras import cameras_from_transforms
+from pgs.core.cameras import Cameras, cameras_from_transforms, project_opengl
 from pgs.core.data.au import OPENFACE_AU_COLUMNS, write_au_csv
 from pgs.core.data.dataset import train_val_split
 from pgs.core.data.images import write_image
@@ -47,8 +47,8 @@ from pgs.core.gaussians import GaussianParams
 from pgs.core.interfaces import Rasterizer
 from pgs.core.io.atomic import atomic_folder
 from pgs.core.io.run_folder import check_output_folder, folder_lock, write_marker
+from pgs.core.rendering.sh import rgb_to_sh0
 
-_SH_C0 = 0.28209479177387814
 SAMPLE_RATE = 16000
 
 # Head geometry (world units ~ metres).
@@ -187,24 +187,6 @@ def pose_c2w(rot: np.ndarray, trans: np.ndarray) -> np.ndarray:
     return c2w
 
 
-def project_opengl(points: np.ndarray, c2w: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
-    """Project world points with the face tracker's OpenGL formula ``u = cx - f X/Z, v = cy + f Y/Z``.
-
-    Args:
-        points: [P, 3] world points.
-        c2w: [4, 4] OpenGL camera-to-world.
-        focal: focal length in pixels.
-        cx: principal point x in pixels.
-        cy: principal point y in pixels.
-
-    Returns:
-        [P, 2] pixel coordinates.
-    """
-    w2c = np.linalg.inv(c2w)
-    cam = points @ w2c[:3, :3].T + w2c[:3, 3]
-    return np.stack([cx - focal * cam[:, 0] / cam[:, 2], cy + focal * cam[:, 1] / cam[:, 2]], axis=1)
-
-
 # ====================================================================================== geometry
 
 
@@ -274,21 +256,48 @@ def _grid_in(xs: np.ndarray, ys: np.ndarray, inside: Callable[[np.ndarray, np.nd
     return pts[inside(pts[:, 0], pts[:, 1])]
 
 
-def build_head(rng: np.random.Generator, num_skin: int = 2200) -> _Parts:
-    """The canonical head (mouth closed, eyes open, brows at rest)."""
-    means, scales, quats, colors, region, kind = [], [], [], [], [], []
+class _PartsBuilder:
+    """Collects the head's Gaussians part by part (`add`); `build` concatenates them into `_Parts`."""
 
-    def add(p: np.ndarray, s: np.ndarray | float, q: np.ndarray | None, c: np.ndarray, r: int, k: str) -> None:
+    def __init__(self) -> None:
+        self.means: list[np.ndarray] = []
+        self.scales: list[np.ndarray] = []
+        self.quats: list[np.ndarray] = []
+        self.colors: list[np.ndarray] = []
+        self.region: list[np.ndarray] = []
+        self.kind: list[np.ndarray] = []
+
+    def add(self, p: np.ndarray, s: np.ndarray | float, q: np.ndarray | None, c: np.ndarray, r: int, k: str) -> None:
+        """Add N Gaussians.
+
+        Args:
+            p: [N, 3] positions.
+            s: [N, 3], [3] or scalar scales.
+            q: [N, 4] quaternions (None: identity).
+            c: [N, 3] or [3] colours.
+            r: region code.
+            k: part name (one of `_KINDS`).
+        """
         n = len(p)
-        means.append(p)
-        scales.append(np.broadcast_to(np.asarray(s, dtype=np.float64), (n, 3)).copy())
+        self.means.append(p)
+        self.scales.append(np.broadcast_to(np.asarray(s, dtype=np.float64), (n, 3)).copy())
         if q is None:
             q = np.tile([1.0, 0.0, 0.0, 0.0], (n, 1))
-        quats.append(q)
-        colors.append(np.broadcast_to(c, (n, 3)).copy() if np.ndim(c) == 1 else c)
-        region.append(np.full(n, r))
-        kind.append(np.full(n, _KINDS.index(k)))
+        self.quats.append(q)
+        self.colors.append(np.broadcast_to(c, (n, 3)).copy() if np.ndim(c) == 1 else c)
+        self.region.append(np.full(n, r))
+        self.kind.append(np.full(n, _KINDS.index(k)))
 
+    def build(self) -> _Parts:
+        """Every part added so far, in order."""
+        return _Parts(
+            np.concatenate(self.means), np.concatenate(self.scales), np.concatenate(self.quats),
+            np.concatenate(self.colors), np.concatenate(self.region), np.concatenate(self.kind),
+        )
+
+
+def _add_skin_and_hair(parts: _PartsBuilder, rng: np.random.Generator, num_skin: int) -> None:
+    """Skin, chin and hair discs on the head ellipsoid (draws the skin and hair colour noise from `rng`)."""
     # Skin and hair: Fibonacci points on the ellipsoid (num_skin of them on the visible part).
     m = int(num_skin / 0.6)
     i = np.arange(m) + 0.5
@@ -321,60 +330,78 @@ def build_head(rng: np.random.Generator, num_skin: int = 2200) -> _Parts:
         (hair, hair_col, _HAIR, "hair"),
     ):
         lift = 0.004 * normals[sel] if reg == _HAIR else 0.0
-        add(pts[sel] + lift, skin_scale[sel], q[sel], col[sel], reg, name)
+        parts.add(pts[sel] + lift, skin_scale[sel], q[sel], col[sel], reg, name)
 
+
+def _add_eyes_and_brows(parts: _PartsBuilder) -> None:
+    """Eye whites, irises and brows of both eyes."""
     # Eyes: white, iris, pupil slightly in front of the skin.
     for sx in (-1.0, 1.0):
         cx = sx * _EYE_X
         white = _grid_in(np.linspace(cx - _EYE_W, cx + _EYE_W, 13), np.linspace(_EYE_Y - _EYE_H, _EYE_Y + _EYE_H, 7),
                          lambda x, y, cx=cx: ((x - cx) / _EYE_W) ** 2 + ((y - _EYE_Y) / _EYE_H) ** 2 <= 1.0)
         z = _surface_z(white[:, 0], white[:, 1]) + 0.0025
-        add(np.column_stack([white, z]), [0.0014, 0.0013, 0.0004], None, np.array([0.95, 0.95, 0.93]), _SKIN,
+        parts.add(np.column_stack([white, z]), [0.0014, 0.0013, 0.0004], None, np.array([0.95, 0.95, 0.93]), _SKIN,
             "eye_white")
         ang = np.linspace(0, 2 * math.pi, 10, endpoint=False)
         ring = np.column_stack([cx + 0.0032 * np.cos(ang), _EYE_Y + 0.0032 * np.sin(ang)])
         iris = np.concatenate([[[cx, _EYE_Y]], ring])
         z = _surface_z(iris[:, 0], iris[:, 1]) + 0.0032
-        add(np.column_stack([iris, z]), [0.0021, 0.0021, 0.0004], None, np.array([0.22, 0.13, 0.08]), _SKIN, "iris")
+        parts.add(
+            np.column_stack([iris, z]), [0.0021, 0.0021, 0.0004], None, np.array([0.22, 0.13, 0.08]), _SKIN, "iris"
+        )
         # Brow: an arc of elongated dark Gaussians.
         bx = np.linspace(cx - sx * 0.012, cx + sx * 0.018, 12)
         by = _BROW_Y + 0.004 * np.sin(np.linspace(0.3, 2.6, 12))
         z = _surface_z(bx, by) + 0.0015
-        add(np.column_stack([bx, by, z]), [0.0022, 0.0012, 0.0006], None, np.array([0.15, 0.09, 0.06]), _SKIN, "brow")
+        parts.add(
+            np.column_stack([bx, by, z]), [0.0022, 0.0012, 0.0006], None, np.array([0.15, 0.09, 0.06]), _SKIN, "brow"
+        )
 
+
+def _add_nose(parts: _PartsBuilder) -> None:
+    """The nose ridge and nostrils."""
     # Nose: a ridge and nostrils.
     ny = np.linspace(0.018, -0.022, 14)
     bump = 0.012 * np.clip((0.02 - ny) / 0.04, 0, 1) ** 1.5
-    add(np.column_stack([np.zeros_like(ny), ny, _surface_z(np.zeros_like(ny), ny) + bump]), [0.0035, 0.003, 0.003],
-        None, np.array([0.88, 0.67, 0.55]), _SKIN, "nose")
+    ridge = np.column_stack([np.zeros_like(ny), ny, _surface_z(np.zeros_like(ny), ny) + bump])
+    parts.add(ridge, [0.0035, 0.003, 0.003], None, np.array([0.88, 0.67, 0.55]), _SKIN, "nose")
     nx = np.array([-0.008, 0.008])
-    add(np.column_stack([nx, [-0.024, -0.024], _surface_z(nx, np.full(2, -0.024)) + 0.006]), [0.0025, 0.0014, 0.0008],
-        None, np.array([0.35, 0.2, 0.17]), _SKIN, "nose")
+    nostrils = np.column_stack([nx, [-0.024, -0.024], _surface_z(nx, np.full(2, -0.024)) + 0.006])
+    parts.add(nostrils, [0.0025, 0.0014, 0.0008], None, np.array([0.35, 0.2, 0.17]), _SKIN, "nose")
 
+
+def _add_mouth(parts: _PartsBuilder) -> None:
+    """Lips (stored as (x, t) grids, posed per frame), both rows of teeth and the mouth cavity."""
     # Lips (canonical closed shape; deformed per frame), as (x, t) grids across the lip band.
     lx = np.linspace(-_MOUTH_W, _MOUTH_W, 31)
     lt = np.linspace(0.0, 1.0, 5)
     gx, gt = np.meshgrid(lx, lt)
     for name, col in (("upper_lip", np.array([0.72, 0.3, 0.3])), ("lower_lip", np.array([0.76, 0.34, 0.33]))):
         p = np.column_stack([gx.ravel(), gt.ravel(), np.zeros(gx.size)])  # (x, t) stored; y computed per frame
-        add(p, [0.0018, 0.0013, 0.0006], None, col, _SKIN, name)
+        parts.add(p, [0.0018, 0.0013, 0.0006], None, col, _SKIN, name)
 
     # Teeth: upper row behind the upper lip, lower row moves with the jaw.
     tx = np.linspace(-0.017, 0.017, 14)
     for name, y0 in (("teeth_up", -0.0004), ("teeth_low", 0.0012)):
         p = np.column_stack([tx, np.full_like(tx, y0), np.zeros_like(tx)])
-        add(p, [0.0014, 0.0022, 0.0008], None, np.array([0.96, 0.95, 0.9]), _TEETH, name)
+        parts.add(p, [0.0014, 0.0022, 0.0008], None, np.array([0.96, 0.95, 0.9]), _TEETH, name)
 
     # Cavity: a dark plane behind the lips covering the widest opening.
     cav = _grid_in(np.linspace(-_MOUTH_W, _MOUTH_W, 17), np.linspace(-_JAW_DROP - 0.002, 0.004, 9),
                    lambda x, y: np.ones_like(x, dtype=bool))
-    add(np.column_stack([cav, np.zeros(len(cav))]), [0.0022, 0.0022, 0.001], None, np.array([0.32, 0.08, 0.08]),
+    parts.add(np.column_stack([cav, np.zeros(len(cav))]), [0.0022, 0.0022, 0.001], None, np.array([0.32, 0.08, 0.08]),
         _CAVITY, "cavity")
 
-    return _Parts(
-        np.concatenate(means), np.concatenate(scales), np.concatenate(quats), np.concatenate(colors),
-        np.concatenate(region), np.concatenate(kind),
-    )
+
+def build_head(rng: np.random.Generator, num_skin: int = 2200) -> _Parts:
+    """The canonical head (mouth closed, eyes open, brows at rest)."""
+    parts = _PartsBuilder()
+    _add_skin_and_hair(parts, rng, num_skin)
+    _add_eyes_and_brows(parts)
+    _add_nose(parts)
+    _add_mouth(parts)
+    return parts.build()
 
 
 def pose_head(parts: _Parts, mouth: float, blink: float, brow: float) -> np.ndarray:
@@ -468,7 +495,7 @@ def landmarks_3d(mouth: float, blink: float, brow: float) -> np.ndarray:
 
 def _gaussians(parts: _Parts, means: np.ndarray, scales: np.ndarray, colors: np.ndarray) -> GaussianParams:
     f32 = torch.float32
-    sh = ((torch.from_numpy(colors).to(f32) - 0.5) / _SH_C0)[:, None, :]
+    sh = rgb_to_sh0(torch.from_numpy(colors).to(f32))[:, None, :]
     return GaussianParams(
         means=torch.from_numpy(means).to(f32),
         quats=torch.from_numpy(parts.quats).to(f32),
@@ -581,9 +608,10 @@ def _write_speaker(
     au_leading_space: bool,
     progress: Callable[[int, int], None] | None,
 ) -> None:
+    """Write every file of a synthetic speaker into `folder` (arguments: see `generate_speaker`)."""
     import soundfile
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # drawn in order: signals, head, background, AU noise
     sig = make_signals(num_frames, fps, rng)
     parts = build_head(rng, num_skin)
     focal = 2.4 * size
@@ -592,13 +620,27 @@ def _write_speaker(
         (folder / sub).mkdir()
     bc = _background(size, rng)
     write_image(folder / "bc.jpg", _to_u8(bc), atomic=False)
-    torso_rgba, torso_labels = _torso(size, focal)
-    torso_u8 = _to_u8(torso_rgba)
-    bg = torso_rgba[..., :3] * torso_rgba[..., 3:] + bc * (1.0 - torso_rgba[..., 3:])
-    label_colors = np.zeros((len(parts.means), 3))
-    for code in (_SKIN, _HAIR, _CAVITY):
-        label_colors[parts.region == code, code] = 1.0
+    c2ws, lms2d, lms3d = _cameras_and_landmarks(sig, focal, cx, cy)
+    cameras = cameras_from_transforms(torch.from_numpy(c2ws), focal, cx, cy, size, size)
+    _render_frames(folder, sig, parts, cameras, bc, focal, rasterizer, progress)
+    np.save(folder / "landmarks.npy", lms2d)
+    np.save(folder / "landmarks3d.npy", lms3d)
+    soundfile.write(folder / "aud.wav", sig.audio, SAMPLE_RATE, subtype="PCM_16")
+    _write_aus(folder / "au.csv", sig, fps, rng, au_leading_space)
+    _write_transforms(folder, c2ws, focal, cx, cy)
+    _write_meta(folder, sig, size, fps, seed, len(parts.means))
 
+
+def _cameras_and_landmarks(
+    sig: SpeakerSignals, focal: float, cx: float, cy: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each frame's camera and its 68 landmarks.
+
+    Returns:
+        ([F, 4, 4] OpenGL camera-to-world, [F, 68, 2] float32 landmark pixels, [F, 68, 3] float32
+        world landmarks).
+    """
+    num_frames = len(sig.mouth)
     c2ws = np.zeros((num_frames, 4, 4))
     lms2d = np.zeros((num_frames, 68, 2), dtype=np.float32)
     lms3d = np.zeros((num_frames, 68, 3), dtype=np.float32)
@@ -607,9 +649,34 @@ def _write_speaker(
         c2ws[i] = pose_c2w(rot, sig.trans[i])
         pts3 = landmarks_3d(sig.mouth[i], sig.blink[i], sig.brow[i])
         lms3d[i] = pts3
-        lms2d[i] = project_opengl(pts3, c2ws[i], focal, cx, cy)
-    cameras = cameras_from_transforms(torch.from_numpy(c2ws), focal, cx, cy, size, size)
+        w2c = np.linalg.inv(c2ws[i])
+        lms2d[i] = project_opengl(pts3 @ w2c[:3, :3].T + w2c[:3, 3], focal, cx, cy)
+    return c2ws, lms2d, lms3d
 
+
+def _render_frames(
+    folder: Path, sig: SpeakerSignals, parts: _Parts, cameras: Cameras, bc: np.ndarray, focal: float,
+    rasterizer: Rasterizer, progress: Callable[[int, int], None] | None,
+) -> None:
+    """Render each frame's ``gt_imgs``, ``parsing``, ``teeth_mask`` and ``torso_imgs`` files.
+
+    Args:
+        folder: the speaker folder (its sub-folders exist).
+        sig: the per-frame signals.
+        parts: the canonical head.
+        cameras: F cameras.
+        bc: [H, W, 3] background in [0, 1].
+        focal: focal length in pixels (places the torso).
+        rasterizer: backend.
+        progress: called as ``progress(done, total)`` after each frame.
+    """
+    num_frames, size = len(sig.mouth), bc.shape[0]
+    torso_rgba, torso_labels = _torso(size, focal)
+    torso_u8 = _to_u8(torso_rgba)
+    bg = torso_rgba[..., :3] * torso_rgba[..., 3:] + bc * (1.0 - torso_rgba[..., 3:])
+    label_colors = np.zeros((len(parts.means), 3))
+    for code in (_SKIN, _HAIR, _CAVITY):
+        label_colors[parts.region == code, code] = 1.0
     for i in range(num_frames):
         means = pose_head(parts, sig.mouth[i], sig.blink[i], sig.brow[i])
         scales = blink_scale(parts, sig.blink[i])
@@ -632,10 +699,10 @@ def _write_speaker(
         if progress is not None:
             progress(i + 1, num_frames)
 
-    np.save(folder / "landmarks.npy", lms2d)
-    np.save(folder / "landmarks3d.npy", lms3d)
-    soundfile.write(folder / "aud.wav", sig.audio, SAMPLE_RATE, subtype="PCM_16")
-    _write_aus(folder / "au.csv", sig, fps, rng, au_leading_space)
+
+def _write_transforms(folder: Path, c2ws: np.ndarray, focal: float, cx: float, cy: float) -> None:
+    """``transforms_train.json`` and ``transforms_val.json`` (`train_val_split`) from [F, 4, 4] `c2ws`."""
+    num_frames = len(c2ws)
     split = train_val_split(num_frames)
     for name, ids in (("train", range(split)), ("val", range(split, num_frames))):
         data = {
@@ -645,13 +712,18 @@ def _write_speaker(
             "frames": [{"img_id": i, "aud_id": i, "transform_matrix": c2ws[i].tolist()} for i in ids],
         }
         (folder / f"transforms_{name}.json").write_text(json.dumps(data, indent=1))
+
+
+def _write_meta(folder: Path, sig: SpeakerSignals, size: int, fps: float, seed: int, num_gaussians: int) -> None:
+    """``synthetic.json``: the generator's settings and the per-frame ground-truth signals."""
+    num_frames = len(sig.mouth)
     meta: dict[str, Any] = {
         "generator": "pgs.core.data.synthetic.generate_speaker",
         "num_frames": num_frames,
         "size": size,
         "fps": fps,
         "seed": seed,
-        "num_gaussians": len(parts.means),
+        "num_gaussians": num_gaussians,
         "sample_rate": SAMPLE_RATE,
         "landmarks_convention": "pixels; pixel (i, j) covers [i, i+1) x [j, j+1) (rasterizer convention)",
         "mouth_opening": np.round(sig.mouth, 5).tolist(),
@@ -685,6 +757,5 @@ __all__ = [
     "lip_contours",
     "make_signals",
     "pose_c2w",
-    "project_opengl",
     "speech_like_audio",
 ]
