@@ -15,16 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 80
 
-#: Functions another issue-21 task is still splitting, as "<path under packages/>::<name>".
-#: Remove an entry as soon as its function is under the limit.
-PENDING: frozenset[str] = frozenset(
-    {
-        "pgs-eval/src/pgs/eval/ablation.py::run_ablation",
-        "pgs-eval/src/pgs/eval/sweep/runner.py::execute_run",
-        "pgs-eval/src/pgs/eval/sweep/spec.py::load_sweep",
-    }
-)
-
 
 def _is_njit(decorator: ast.expr) -> bool:
     """``@njit``, ``@numba.njit``, ``@njit(...)`` or ``@numba.njit(...)``."""
@@ -97,6 +87,5 @@ def test_no_function_over_80_lines() -> None:
     for path in sources:
         where = path.relative_to(ROOT / "packages").as_posix()
         for name, lines in long_functions(path.read_text(encoding="utf-8")):
-            if f"{where}::{name}" not in PENDING:
-                offenders.append(f"{where}::{name} ({lines} lines)")
+            offenders.append(f"{where}::{name} ({lines} lines)")
     assert offenders == [], f"functions over {MAX_LINES} lines (split them): {offenders}"
