@@ -7,7 +7,7 @@ next to its destination and renamed into place, so a failure never leaves a half
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from pgs.core.errors import DataError
 from pgs.core.io.atomic import atomic_path
+from pgs.core.progress import Progress, report
 
 #: Samples per audio frame handed to the AAC encoder (it re-frames them as needed).
 AUDIO_FRAME_SAMPLES = 1024
@@ -48,7 +49,7 @@ def write_mp4(
     audio: str | Path | None = None,
     audio_rate: int = 16000,
     crf: int = 18,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Encode frames as H.264 (yuv420p) with optional AAC audio.
 
@@ -59,7 +60,7 @@ def write_mp4(
         audio: an audio (or video) file whose audio is muxed in, cut to the video duration.
         audio_rate: sample rate of the AAC track.
         crf: x264 constant rate factor (lower is better quality).
-        progress: called with the number of frames written so far.
+        progress: called as ``progress("encode", frames written so far, None)``.
 
     Returns:
         `out`.
@@ -98,8 +99,7 @@ def write_mp4(
                 for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
                     container.mux(packet)
                 count += 1
-                if progress is not None:
-                    progress(count)
+                report(progress, "encode", count)
             if video is None:
                 raise DataError(f"{out}: no frames to write")
             for packet in video.encode():

@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from torch import Tensor
 
 from pgs.core.interfaces import MetricValue
 from pgs.core.landmarks import MODEL_ENV
+from pgs.core.progress import Progress
 from pgs.eval.benchmark import mouth_opening, pearson_r
 from pgs.eval.lmd import lmd
 
@@ -49,8 +50,6 @@ NO_LANDMARKER = (
     f"no {LANDMARKER_ENV}); pass --landmarker face_landmarker.task"
 )
 
-#: ``progress(phase, done, total)``.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

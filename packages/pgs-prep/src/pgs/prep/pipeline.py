@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -19,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from pgs.core.data.dataset import train_val_split
 from pgs.core.errors import DataError
 from pgs.core.io.atomic import atomic_folder
 from pgs.core.io.run_folder import check_output_folder, folder_lock, write_marker
 from pgs.core.landmarks68 import MEDIAPIPE_TO_IBUG68
+from pgs.core.progress import Progress
 from pgs.prep import au as au_mod
 from pgs.prep import audio as audio_mod
 from pgs.prep import masks as masks_mod
@@ -111,7 +113,7 @@ class PrepReport:
     landmarker: str = ""
 
 
-ProgressFn = Callable[[str, int, int | None], None]
+ProgressFn = Progress
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
@@ -501,9 +503,9 @@ def _write_aus(tmp: Path, poses: _Poses, fps: float) -> None:
 
 
 def _write_transforms(tmp: Path, poses: _Poses, tracked: _Tracked) -> None:
-    """``transforms_train.json`` (first ``int(F * 10 / 11)`` frames) and ``transforms_val.json``."""
+    """``transforms_train.json`` (first ``train_val_split(F)`` frames) and ``transforms_val.json``."""
     F = poses.c2w.shape[0]
-    split = int(F * 10 / 11)
+    split = train_val_split(F)
     for name, ids in (("transforms_train.json", range(split)), ("transforms_val.json", range(split, F))):
         content = _transforms(poses.c2w, ids, poses.fit.focal, tracked.width, tracked.height)
         (tmp / name).write_text(json.dumps(content, indent=2), encoding="utf-8")

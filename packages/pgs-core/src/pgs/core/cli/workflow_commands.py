@@ -58,7 +58,7 @@ def _synth_run(args: argparse.Namespace) -> int:
             seed=args.seed,
             rasterizer=rasterizer,
             overwrite=args.overwrite,
-            progress=lambda done, total: progress.update(task, completed=done),
+            progress=lambda _phase, done, _total: progress.update(task, completed=done),
         )
     stdout.print(f"wrote synthetic speaker to {folder} ({args.frames} frames, {args.size}x{args.size})")
     return 0
@@ -280,7 +280,7 @@ def render_video(
     sound = None if audio.suffix == ".npy" else audio
     with Progress(console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task("render", total=features.num_frames)
-        return write_mp4(images, out, fps, sound, progress=lambda n: progress.update(task, completed=n))
+        return write_mp4(images, out, fps, sound, progress=lambda _phase, n, _total: progress.update(task, completed=n))
 
 
 def _render_run(args: argparse.Namespace) -> int:

@@ -47,6 +47,7 @@ from pgs.core.gaussians import GaussianParams
 from pgs.core.interfaces import Rasterizer
 from pgs.core.io.atomic import atomic_folder
 from pgs.core.io.run_folder import check_output_folder, folder_lock, write_marker
+from pgs.core.progress import Progress, report
 from pgs.core.rendering.sh import rgb_to_sh0
 
 SAMPLE_RATE = 16000
@@ -558,7 +559,7 @@ def generate_speaker(
     num_skin: int = 2200,
     au_leading_space: bool = True,
     overwrite: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Path:
     """Generate a synthetic speaker folder (see the module docstring for what it contains).
 
@@ -572,7 +573,7 @@ def generate_speaker(
         num_skin: Gaussians on the skin/hair ellipsoid (the head has about 600 more).
         au_leading_space: write the au.csv header as OpenFace on Windows (``", "``).
         overwrite: replace an existing `out_dir`.
-        progress: called as ``progress(done, total)`` after each frame.
+        progress: called as ``progress("render", done, total)`` after each frame.
 
     Returns:
         `out_dir`.
@@ -606,7 +607,7 @@ def _write_speaker(
     rasterizer: Rasterizer,
     num_skin: int,
     au_leading_space: bool,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> None:
     """Write every file of a synthetic speaker into `folder` (arguments: see `generate_speaker`)."""
     import soundfile
@@ -656,7 +657,7 @@ def _cameras_and_landmarks(
 
 def _render_frames(
     folder: Path, sig: SpeakerSignals, parts: _Parts, cameras: Cameras, bc: np.ndarray, focal: float,
-    rasterizer: Rasterizer, progress: Callable[[int, int], None] | None,
+    rasterizer: Rasterizer, progress: Progress | None,
 ) -> None:
     """Render each frame's ``gt_imgs``, ``parsing``, ``teeth_mask`` and ``torso_imgs`` files.
 
@@ -668,7 +669,7 @@ def _render_frames(
         bc: [H, W, 3] background in [0, 1].
         focal: focal length in pixels (places the torso).
         rasterizer: backend.
-        progress: called as ``progress(done, total)`` after each frame.
+        progress: called as ``progress("render", done, total)`` after each frame.
     """
     num_frames, size = len(sig.mouth), bc.shape[0]
     torso_rgba, torso_labels = _torso(size, focal)
@@ -696,8 +697,7 @@ def _render_frames(
         write_image(folder / "parsing" / f"{i}.png", parsing_from_labels(labels), atomic=False)
         np.save(folder / "teeth_mask" / f"{i}.npy", head & (winner == _TEETH))
         write_image(folder / "torso_imgs" / f"{i}.png", torso_u8, atomic=False)
-        if progress is not None:
-            progress(i + 1, num_frames)
+        report(progress, "render", i + 1, num_frames)
 
 
 def _write_transforms(folder: Path, c2ws: np.ndarray, focal: float, cx: float, cy: float) -> None:
