@@ -35,7 +35,7 @@ def test_an_override_sets_exactly_its_path(path: list[str], value: Any) -> None:
 
 
 def test_values_are_read_as_yaml() -> None:
-    assert parse_override("a.b=2e-4") == (["a", "b"], 2e-4)
+    assert parse_override("a.b=2e-4") == ("a.b", 2e-4)
     assert parse_override("x=[1, 2]")[1] == [1, 2]
     assert parse_override("x={name: gradient}")[1] == {"name": "gradient"}
     assert parse_override("x=null")[1] is None

@@ -17,9 +17,11 @@ from PIL import Image
 
 from pgs.core.cli.main import main
 from pgs.core.errors import ConfigError
+from pgs.core.overrides import apply_settings as apply_overrides
+from pgs.core.overrides import parse_override
 from pgs.eval.stats import BETTER, NO_DIFFERENCE, mean_interval
 from pgs.eval.sweep.aggregate import OVERALL, summarize
-from pgs.eval.sweep.spec import apply_overrides, load_sweep, parse_override
+from pgs.eval.sweep.spec import load_sweep
 
 ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
@@ -95,7 +97,7 @@ def test_overrides() -> None:
     data = {"a": {"b": 1}, "c": 2}
     assert apply_overrides(data, {"a.d.e": 5}, "t") == {"a": {"b": 1, "d": {"e": 5}}, "c": 2}
     assert data == {"a": {"b": 1}, "c": 2}  # not modified
-    with pytest.raises(ConfigError, match="c is not a section"):
+    with pytest.raises(ConfigError, match="c is 2, not a section"):
         apply_overrides(data, {"c.x": 1}, "t")
 
 

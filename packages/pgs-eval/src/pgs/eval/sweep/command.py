@@ -61,8 +61,8 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
 def _sweep_run(args: argparse.Namespace) -> int:
     from pgs.core.cli.console import stderr, stdout
     from pgs.core.errors import ConfigError
+    from pgs.core.overrides import parse_override
     from pgs.eval.sweep import load_sweep, run_sweep
-    from pgs.eval.sweep.spec import parse_override
 
     if args.retries is not None and args.retries < 0:
         raise ConfigError(f"--retries: must be >= 0, got {args.retries}")

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pgs.core.config import read_config_file, validation_problems
 from pgs.core.errors import ConfigError
+from pgs.core.overrides import apply_settings as apply_overrides
 from pgs.eval.selfdriven import EvalOptions
 
 #: sweep.json format identifier.
@@ -160,48 +161,6 @@ class Sweep:
     seeds: list[int]
     retries: int = 1
     compare: list[tuple[str, str]] = field(default_factory=list)
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"a.b=c"`` -> ``("a.b", c)`` with the value read as YAML (numbers, booleans, lists, null).
-
-    Raises:
-        ConfigError: no ``=`` or an empty key.
-    """
-    import yaml
-
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise ConfigError(f"override {text!r}: expected KEY=VALUE with a dotted KEY, e.g. stages.static_iterations=500")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
-    return key.strip(), parsed
-
-
-def apply_overrides(
-    data: dict[str, Any], overrides: Mapping[str, Any] | Sequence[tuple[str, Any]], source: str
-) -> dict[str, Any]:
-    """A copy of `data` with each dotted key set (intermediate mappings created as needed).
-
-    Raises:
-        ConfigError: a key goes through a value that is not a mapping.
-    """
-    import copy
-
-    out = copy.deepcopy(data)
-    items = overrides.items() if isinstance(overrides, Mapping) else overrides
-    for key, value in items:
-        parts = key.split(".")
-        node = out
-        for i, part in enumerate(parts[:-1]):
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise ConfigError(f"{source}: override {key!r}: {'.'.join(parts[: i + 1])} is not a section")
-            node = child
-        node[parts[-1]] = value
-    return out
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -458,10 +417,8 @@ __all__ = [
     "SweepFile",
     "Variant",
     "VariantEntry",
-    "apply_overrides",
     "build_runs",
     "default_pairs",
     "load_sweep",
-    "parse_override",
     "variant_train_config",
 ]
