@@ -164,3 +164,12 @@ def test_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert exc.value.code == 0
         assert "examples:" in capsys.readouterr().out
+
+
+def test_ablate_takes_dotted_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(f"data: {{folder: {tmp_path / 'speaker'}}}\noutput: {tmp_path / 'run'}\n")
+    code = main(["ablate", str(config), "stages.static_iteratons=5", "--out", str(tmp_path / "abl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "stages.static_iteratons" in err and "Traceback" not in err
+    assert not (tmp_path / "abl").exists()

@@ -181,6 +181,7 @@ examples:
   pgs ablate run.yaml --variants full gradient-concat
         only some variants (slugs: gradient-concat, pixel-concat, mgf-no-mouth, mgf-no-face, full)
   pgs ablate run.yaml --retrain      train again even where a finished run exists
+  pgs ablate run.yaml stages.static_iterations=500   dotted overrides of the base config
   pgs ablate run.yaml --seeds 0 1 2 --executor ray --num-cpus 6
         three seeds per variant as Ray tasks: table3.md with mean ± 95 % CI, sweep.md with
         paired differences (a variant is "better" only when the CI of its difference excludes 0)
@@ -199,6 +200,9 @@ interrupted one continues from its last checkpoint.
 
 def _ablate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="base run config (.yaml, .yml or .json), as for pgs train")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides of the base config, as for pgs train"
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help="ablation folder (default: <config output>/ablation)")
     parser.add_argument("--variants", nargs="+", metavar="NAME", help="variants to run (default: all five)")
     parser.add_argument("--retrain", action="store_true", help="retrain variants whose folder holds a run")
@@ -219,14 +223,11 @@ def _ablate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _ablate_run(args: argparse.Namespace) -> int:
     from pgs.core.cli.console import stderr, stdout
-    from pgs.core.config import load_config
     from pgs.core.errors import ConfigError
-    from pgs.core.training.config import TrainConfig
+    from pgs.core.training.assemble import assemble_config
     from pgs.eval.ablation import run_ablation, select_variants, variant_slug
 
-    config = load_config(args.config, TrainConfig)
-    if args.data is not None:
-        config = config.resolved(data={**config.data.model_dump(), "folder": args.data})
+    config, _ = assemble_config(args.config, overrides=args.overrides, data=args.data)
     out = args.out if args.out is not None else config.output / "ablation"
 
     def announce(variant: AblationVariant, position: int, total: int) -> None:
