@@ -433,3 +433,19 @@ def test_markers_are_written_by_every_folder_kind(tmp_path: Path) -> None:
     mask = current_umask()
     assert folder.stat().st_mode & 0o777 == 0o777 & ~mask
     assert (folder / "aud.wav").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+@needs_plugins
+def test_ablate_checks_its_output_folder(speaker: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if "ablate" not in registry("pgs.commands").names():
+        pytest.skip("needs pgs-eval")
+    config = write_config(tmp_path / "c.json", tiny_config(speaker, tmp_path / "run"))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    (tmp_path / "file").write_text("x")
+    before = snapshot(tmp_path)
+    for out, needle in ((mine, "did not create"), (tmp_path / "file", "is a file")):
+        code = main(["ablate", str(config), "--out", str(out), "--variants", "full", "--fps-frames", "0"])
+        assert_one_line_error(capsys, code, str(out), needle)
+    assert snapshot(tmp_path) == before

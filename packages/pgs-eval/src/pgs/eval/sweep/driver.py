@@ -6,7 +6,7 @@ same config and evaluation options is finished and skipped; any other run is sub
 driver (SIGKILL, SIGTERM, Ctrl-C) and starting it again therefore completes the sweep. A failed
 run is reported and submitted again up to ``retries`` times (continuing from its checkpoint).
 ``sweep_status.json`` (atomic) holds every run's state, attempts and errors; an exclusive lock on
-``<output>/.sweep.lock`` keeps two drivers off one sweep folder.
+``.<output>.pgs-lock`` keeps two drivers off one sweep folder.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pgs.core.errors import ConfigError, PgsError
+from pgs.core.errors import ConfigError
 from pgs.core.io.atomic import atomic_write_text
+from pgs.core.io.run_folder import check_output_folder, folder_lock, read_marker, write_marker
 from pgs.eval.sweep.runner import config_conflict, finished_result
 from pgs.eval.sweep.spec import RunSpec
 
 #: Run states: waiting or submitted (queued), working (running), finished (done), out of attempts (failed).
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-SWEEP_LOCK = ".sweep.lock"
 STATUS_FILE = "sweep_status.json"
 
 
@@ -94,22 +94,24 @@ class SweepOutcome:
 
 @contextlib.contextmanager
 def sweep_lock(folder: Path) -> Iterator[None]:
-    """Exclusive ``flock`` on ``folder/.sweep.lock``; `PgsError` when another driver holds it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+    """Check and lock the sweep folder for this driver (`pgs.core.io.run_folder`).
+
+    The folder may be new, empty or a sweep folder (its finished runs are kept and skipped); a
+    file, or a folder of the user's own files, is refused with one line. Another driver on the
+    same folder gets a `PgsError`.
+    """
+    if not _legacy_sweep(folder):
+        check_output_folder(folder, "sweep", overwrite=True, what="--out")
+    with folder_lock(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        if read_marker(folder) is None:
+            write_marker(folder, "sweep")
         yield
-        return
-    handle = open(folder / SWEEP_LOCK, "a+")
-    try:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise PgsError(f"{folder}: another pgs sweep is running on this folder ({SWEEP_LOCK} is locked)") from None
-        yield
-    finally:
-        handle.close()
+
+
+def _legacy_sweep(folder: Path) -> bool:
+    """A sweep or ablation folder written before folders had markers."""
+    return folder.is_dir() and read_marker(folder) is None and (folder / "sweep_status.json").is_file()
 
 
 @contextlib.contextmanager

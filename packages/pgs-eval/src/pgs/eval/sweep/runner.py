@@ -29,15 +29,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pgs.core.errors import ConfigError, PgsError
+from pgs.core.errors import ConfigError, DataError, PgsError
 from pgs.core.io.atomic import atomic_write_bytes, atomic_write_text
+from pgs.core.io.run_folder import folder_lock
 from pgs.eval.sweep.spec import RunSpec
 
 #: result.json format identifier.
 RUN_SCHEMA = "pgs-eval/sweep-run/1"
 RESULT = "result.json"
 STATUS = "status.json"
-LOCK = ".run.lock"
 
 
 class RunBusyError(PgsError):
@@ -82,22 +82,18 @@ def config_conflict(run: RunSpec) -> str | None:
 
 @contextlib.contextmanager
 def run_lock(folder: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``folder/.run.lock`` (POSIX); raises `RunBusyError` when held elsewhere."""
+    """Hold the writer lock of a run folder (`pgs.core.io.run_folder.folder_lock`).
+
+    Raises:
+        RunBusyError: another process works in the folder.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows: no lock
-        yield
-        return
-    handle = open(folder / LOCK, "a+")
-    try:
+    with contextlib.ExitStack() as stack:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RunBusyError(f"{folder}: another process is working on this run (lock {LOCK} held)") from None
+            stack.enter_context(folder_lock(folder))
+        except DataError:
+            raise RunBusyError(f"{folder}: another process is working on this run") from None
         yield
-    finally:
-        handle.close()
 
 
 def _write_status(folder: Path, state: str, session: str, **extra: Any) -> None:
@@ -272,7 +268,6 @@ def execute_run(run: RunSpec, session: str = "", threads: int | None = None) -> 
 
 
 __all__ = [
-    "LOCK",
     "RESULT",
     "RUN_SCHEMA",
     "STATUS",
