@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile
 import torch
 
 from pgs.core.data.dataset import SpeakerDataset
 from pgs.core.data.synthetic import SAMPLE_RATE, generate_speaker, speech_like_audio
 from pgs.core.inference import LoadedHead, load_head, to_uint8
 from pgs.core.io.atomic import atomic_write_text
+from pgs.core.io.audio import decode_audio, write_wav
 from pgs.core.io.run_folder import build_in_place, check_output_folder, folder_lock
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
@@ -77,11 +77,10 @@ def demo_config(speaker: Path, output: Path, preset: dict[str, Any], seed: int =
 
 def heldout_audio(dataset: SpeakerDataset, wav: Path, out: Path) -> Path:
     """Cut the val frames' span of the recording into its own WAV."""
-    audio, rate = soundfile.read(wav, dtype="float32", always_2d=False)
+    audio, rate = decode_audio(wav)
     start = int(dataset.aud_ids.min()) / 25.0
     stop = (int(dataset.aud_ids.max()) + 1) / 25.0
-    soundfile.write(out, audio[int(start * rate) : int(stop * rate)], rate, subtype="PCM_16")
-    return out
+    return write_wav(out, audio[int(start * rate) : int(stop * rate)], rate)
 
 
 def selfdriven_frames(loaded: LoadedHead, dataset: SpeakerDataset) -> Iterator[np.ndarray]:
@@ -128,7 +127,7 @@ def _run_demo_into(out: Path, quick: bool, seed: int) -> dict[str, Any]:
     heldout_wav = heldout_audio(trainer.val_set, speaker / "aud.wav", out / "heldout.wav")
     write_mp4(selfdriven_frames(loaded, trainer.val_set), out / "heldout.mp4", 25.0, heldout_wav)
     wave, _ = speech_like_audio(6.0, np.random.default_rng(seed + 1000))
-    soundfile.write(out / "novel.wav", wave, SAMPLE_RATE, subtype="PCM_16")
+    write_wav(out / "novel.wav", wave, SAMPLE_RATE)
     render_video(result.checkpoint, out / "novel.wav", out / "novel.mp4", quiet=True)
     timings["render"] = time.perf_counter() - t0
 

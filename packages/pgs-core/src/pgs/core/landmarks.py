@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from pgs.core.errors import DataError, MissingWeightsError, PluginError
+from pgs.core.landmarks68 import MEDIAPIPE_NUM_LANDMARKS
 from pgs.core.native_logs import native_stderr_silenced, quiet_native_env
 
 #: Where users get the model bundle (the toolkit never downloads it).
@@ -34,7 +35,7 @@ MODEL_URL = (
 #: Environment variable naming the model bundle when no path is given.
 MODEL_ENV = "PGS_FACE_LANDMARKER"
 #: Points of the Face Landmarker mesh (468 face + 10 iris).
-NUM_LANDMARKS = 478
+NUM_LANDMARKS = MEDIAPIPE_NUM_LANDMARKS
 #: Blendshape scores per face.
 NUM_BLENDSHAPES = 52
 

@@ -256,9 +256,8 @@ def _add_static_baseline(
 
 def _write_video(result: SelfDrivenResult, val_set: Any, path: Path, fps: float) -> Path:
     """The self-driven renders as an MP4 with the held-out audio (when ``aud.wav`` exists)."""
-    import soundfile
-
     from pgs.core.inference import to_uint8
+    from pgs.core.io.audio import write_wav
     from pgs.core.video import write_mp4
     from pgs.eval.selfdriven import clip_waveform
 
@@ -269,7 +268,7 @@ def _write_video(result: SelfDrivenResult, val_set: Any, path: Path, fps: float)
         return write_mp4(images, path, fps)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "audio.wav"
-        soundfile.write(str(wav), clip[0].numpy(), clip[1])
+        write_wav(wav, clip[0].numpy(), clip[1])
         return write_mp4(images, path, fps, wav, audio_rate=clip[1])
 
 

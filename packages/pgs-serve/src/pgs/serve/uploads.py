@@ -1,21 +1,21 @@
 """Decoding uploaded audio (any container and codec FFmpeg reads) to mono float32 at the engine's rate.
 
-Done here with PyAV rather than through pgs-audio's loader so that this package imports only
-pgs-core (the workspace rule); pgs-audio still provides the streaming encoder, by registry name.
+`pgs.core.io.audio` decodes and resamples (pgs-serve imports only pgs-core, the workspace rule);
+here its one-line errors lose the server's temporary path, which means nothing to the client.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 
 from pgs.core.errors import DataError
+from pgs.core.io import audio as core_audio
 
 
 def decode_audio(path: Path, rate: int) -> tuple[np.ndarray, int]:
-    """Read the first audio stream of `path`, resampled to mono float32 at `rate`.
+    """Read the first audio track of `path`, mixed to mono and resampled to `rate`.
 
     Returns:
         (samples [S] float32, the file's own sample rate).
@@ -25,26 +25,10 @@ def decode_audio(path: Path, rate: int) -> tuple[np.ndarray, int]:
             samples (one line, without the server's temporary path).
     """
     try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise DataError("the file has no audio stream")
-            stream = container.streams.audio[0]
-            source_rate = int(stream.codec_context.sample_rate or 0)
-            if source_rate <= 0:
-                raise DataError("the audio stream has no sample rate")
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            parts = []
-            for frame in container.decode(stream):
-                parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
-            parts += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
-    except DataError:
-        raise
-    except (av.error.FFmpegError, ValueError, OSError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise DataError(f"not a readable audio file ({str(reason).split(':')[0].strip()})") from None
-    samples = np.concatenate(parts).astype(np.float32, copy=False) if parts else np.zeros(0, np.float32)
-    if samples.size == 0:
-        raise DataError("the file contains no audio samples")
-    if not np.isfinite(samples).all():
-        raise DataError("the audio contains NaN or infinite samples")
-    return samples, source_rate
+        samples, source_rate = core_audio.decode_audio(path)
+    except DataError as exc:
+        raise DataError(str(exc).removeprefix(f"{path}: ")) from None
+    return core_audio.resample_array(samples, source_rate, rate), source_rate
+
+
+__all__ = ["decode_audio"]

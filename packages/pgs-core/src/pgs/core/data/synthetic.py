@@ -46,6 +46,7 @@ from pgs.core.data.parsing import Region, parsing_from_labels
 from pgs.core.gaussians import GaussianParams
 from pgs.core.interfaces import Rasterizer
 from pgs.core.io.atomic import atomic_folder
+from pgs.core.io.audio import write_wav
 from pgs.core.io.run_folder import check_output_folder, folder_lock, write_marker
 from pgs.core.progress import Progress, report
 from pgs.core.rendering.sh import rgb_to_sh0
@@ -610,8 +611,6 @@ def _write_speaker(
     progress: Progress | None,
 ) -> None:
     """Write every file of a synthetic speaker into `folder` (arguments: see `generate_speaker`)."""
-    import soundfile
-
     rng = np.random.default_rng(seed)  # drawn in order: signals, head, background, AU noise
     sig = make_signals(num_frames, fps, rng)
     parts = build_head(rng, num_skin)
@@ -626,7 +625,7 @@ def _write_speaker(
     _render_frames(folder, sig, parts, cameras, bc, focal, rasterizer, progress)
     np.save(folder / "landmarks.npy", lms2d)
     np.save(folder / "landmarks3d.npy", lms3d)
-    soundfile.write(folder / "aud.wav", sig.audio, SAMPLE_RATE, subtype="PCM_16")
+    write_wav(folder / "aud.wav", sig.audio, SAMPLE_RATE)
     _write_aus(folder / "au.csv", sig, fps, rng, au_leading_space)
     _write_transforms(folder, c2ws, focal, cx, cy)
     _write_meta(folder, sig, size, fps, seed, len(parts.means))
