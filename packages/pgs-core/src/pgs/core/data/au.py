@@ -12,6 +12,7 @@ import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -175,20 +176,19 @@ def au_csv_text(
     return "\n".join(lines) + "\n"
 
 
-def write_au_csv(
-    path: str | Path,
-    columns: Mapping[str, np.ndarray],
-    fps: float = 25.0,
-    leading_space: bool = True,
-    confidence: np.ndarray | None = None,
-    presence_from: float | None = None,
-) -> Path:
-    """Write `au_csv_text` to `path` atomically (arguments as there).
+def write_au_csv(path: str | Path, columns: Mapping[str, np.ndarray], fps: float = 25.0, **options: Any) -> Path:
+    """Write `au_csv_text` to `path` atomically.
+
+    Args:
+        path: output file.
+        columns: name -> [F] values.
+        fps: frame rate for the timestamps.
+        **options: `au_csv_text`'s ``leading_space``, ``confidence`` and ``presence_from``.
 
     Returns:
         `path`.
     """
-    return atomic_write_text(Path(path), au_csv_text(columns, fps, leading_space, confidence, presence_from))
+    return atomic_write_text(Path(path), au_csv_text(columns, fps, **options))
 
 
 __all__ = ["OPENFACE_AU_COLUMNS", "AuTable", "au_csv_text", "read_au_csv", "write_au_csv"]
