@@ -128,7 +128,9 @@ class _StubFace:
         self.cloud = cloud  # [68, m, 3] offsets around each landmark
         self.frozen = frozen
 
-    def deformed_gaussians(self, audio: torch.Tensor, aus: torch.Tensor) -> tuple[SimpleNamespace, None]:
+    def deformed_gaussians(
+        self, audio: torch.Tensor, aus: torch.Tensor, camera: torch.Tensor | None = None
+    ) -> tuple[SimpleNamespace, None]:
         lms = self.frozen if self.frozen is not None else self.by_audio[audio.numpy().tobytes()]
         means = (torch.from_numpy(lms)[:, None] + self.cloud).reshape(-1, 3)
         return SimpleNamespace(means=means), None
