@@ -398,7 +398,7 @@ class Trainer:
         groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
         if attention:
             groups.append({"params": attention, "lr": lr.audio_attention})
-        return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay)
+        return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, foreach=True)
 
     # ------------------------------------------------------------------ one step
     def _frame(self, mouth: bool = False) -> Frame:
