@@ -26,6 +26,7 @@ import torch
 
 from pgs.core.data.dataset import SpeakerDataset
 from pgs.core.data.synthetic import SAMPLE_RATE, generate_speaker, speech_like_audio
+from pgs.core.errors import PgsError
 from pgs.core.inference import LoadedHead, load_head, to_uint8
 from pgs.core.io.atomic import atomic_write_text
 from pgs.core.io.audio import decode_audio, write_wav
@@ -104,8 +105,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0, overwrite: bool = Fa
 
 
 def _run_demo_into(out: Path, quick: bool, seed: int) -> dict[str, Any]:
-    from pgs.core.cli.console import stdout
-    from pgs.core.cli.workflow_commands import render_video
+    from pgs.core.console import stdout
+    from pgs.core.render import render_video
 
     preset = QUICK_PRESET if quick else DEMO_PRESET
     timings: dict[str, float] = {}
@@ -153,14 +154,16 @@ def _run_demo_into(out: Path, quick: bool, seed: int) -> dict[str, Any]:
 
 def _run_eval(checkpoint: Path, out: Path) -> str:
     """Run ``pgs eval`` when pgs-eval is installed; return where its report is, or why not."""
-    from pgs.core.cli.main import main
     from pgs.core.groups import COMMANDS
-    from pgs.core.registry import registry
+    from pgs.core.registry import registry, run_plugin_command
 
     if "eval" not in registry(COMMANDS).names():
         return "pgs-eval is not installed (pip install pgs-eval): only PSNR is reported"
-    code = main(["eval", str(checkpoint), "--out", str(out / "eval"), "--audio", str(out / "novel.wav")])
-    return f"see {out / 'eval'}" if code == 0 else f"pgs eval failed with exit code {code}"
+    try:
+        run_plugin_command("eval", [str(checkpoint), "--out", str(out / "eval"), "--audio", str(out / "novel.wav")])
+    except PgsError as exc:
+        return f"pgs eval failed: {exc}"
+    return f"see {out / 'eval'}"
 
 
 def _markdown(report: dict[str, Any]) -> str:

@@ -388,6 +388,29 @@ def registry(group: str) -> Registry:
         return _REGISTRIES[group]
 
 
+def run_plugin_command(name: str, argv: list[str]) -> None:
+    """Run a ``pgs`` sub-command contributed by a plugin package, as the CLI would.
+
+    Args:
+        name: the command (``prep``, ``eval``).
+        argv: its arguments.
+
+    Raises:
+        PgsError: the command failed (its message is kept), or exited with a non-zero code.
+    """
+    import argparse
+
+    from pgs.core.errors import PgsError
+    from pgs.core.groups import COMMANDS
+
+    spec = registry(COMMANDS).get(name)
+    parser = argparse.ArgumentParser(prog=f"pgs {name}")
+    spec.add_arguments(parser)
+    code = int(spec.run(parser.parse_args(argv)))
+    if code != 0:
+        raise PgsError(f"pgs {name} exited with code {code}")
+
+
 def refresh_all() -> None:
     """Re-read entry points of every group (after installing a plugin at run time)."""
     for group in ALL_GROUPS:
@@ -395,6 +418,7 @@ def refresh_all() -> None:
 
 
 __all__ = [
+    "run_plugin_command",
     "API_VERSION",
     "CommandSpec",
     "ComponentSpec",

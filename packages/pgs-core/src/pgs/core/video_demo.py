@@ -18,41 +18,19 @@ before doing any work.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from pgs.core.errors import ConfigError, DataError, PgsError
+from pgs.core.errors import ConfigError, DataError
 from pgs.core.io.atomic import atomic_write_text
 from pgs.core.io.run_folder import build_in_place, check_output_folder, folder_lock
+from pgs.core.registry import run_plugin_command
 
 #: The demo.json keys copied from ``pgs eval``'s ``benchmark`` section.
 HELDOUT_KEYS = ("face_psnr", "face_ssim", "head_psnr", "mouth_psnr", "lmd", "mouth_open_r")
-#: A folder holding one of these files was written by ``pgs demo --video`` (``--overwrite`` may replace it).
-
-
-def run_plugin_command(name: str, argv: list[str]) -> None:
-    """Run a ``pgs`` sub-command contributed by a plugin package, as the CLI would.
-
-    Args:
-        name: the command (``prep``, ``eval``).
-        argv: its arguments.
-
-    Raises:
-        PgsError: the command failed (its message is kept), or exited with a non-zero code.
-    """
-    from pgs.core.groups import COMMANDS
-    from pgs.core.registry import registry
-
-    spec = registry(COMMANDS).get(name)
-    parser = argparse.ArgumentParser(prog=f"pgs {name}")
-    spec.add_arguments(parser)
-    code = int(spec.run(parser.parse_args(argv)))
-    if code != 0:
-        raise PgsError(f"pgs {name} exited with code {code}")
 
 
 def _require_commands(*names: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pgs.core.cli.arg_types import int_at_least, positive_float, positive_int
 from pgs.core.cli.console import stderr, stdout
-from pgs.core.errors import ConfigError, DataError
+from pgs.core.errors import ConfigError
 from pgs.core.registry import CommandSpec
 
 # ============================================================================================ synth
@@ -243,47 +243,9 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def render_video(
-    checkpoint: Path,
-    audio: Path,
-    out: Path,
-    data: Path | None = None,
-    device: str = "auto",
-    rasterizer: str | None = None,
-    fps: float = 25.0,
-    quiet: bool = False,
-    overwrite: bool = True,
-) -> Path:
-    """Drive a checkpoint with an audio file into an MP4 with that audio muxed in.
-
-    Raises:
-        DataError: `out` cannot be written (checked before any work), or exists and not `overwrite`.
-    """
-    from pgs.core.io.run_folder import check_output_file
-
-    check_output_file(out, overwrite, what="--out")
-    from rich.progress import Progress
-
-    from pgs.core.data.dataset import SpeakerDataset
-    from pgs.core.inference import drive, encode_driving_audio, load_head, to_uint8
-    from pgs.core.video import write_mp4
-
-    loaded = load_head(checkpoint, device, rasterizer)
-    frames: object = loaded.replay  # an avatar file carries its poses and backgrounds
-    if frames is None or data is not None:
-        folder = data or loaded.config.data.folder
-        if folder is None:
-            raise DataError(f"{checkpoint}: no speaker folder recorded; pass --data")
-        frames = SpeakerDataset.open(folder, "train", audio=None, require_aus=loaded.config.data.require_aus)
-    features = encode_driving_audio(loaded, audio, fps)
-    images = (to_uint8(img) for img in drive(loaded, features, frames))
-    sound = None if audio.suffix == ".npy" else audio
-    with Progress(console=stderr, transient=True, disable=quiet) as progress:
-        task = progress.add_task("render", total=features.num_frames)
-        return write_mp4(images, out, fps, sound, progress=lambda _phase, n, _total: progress.update(task, completed=n))
-
-
 def _render_run(args: argparse.Namespace) -> int:
+    from pgs.core.render import render_video
+
     out = render_video(
         args.checkpoint,
         args.audio,

@@ -13,6 +13,11 @@ Branch targets: the face learns the frame with the inner mouth painted as backgr
 learns the inner-mouth pixels with everything else painted as background. Both renders are
 composed over the frame's background (torso over ``bc.jpg``) before the loss.
 
+The trainer is the loop; its parts live in their own modules: `schedule` (stages, frame order),
+`optimizers` (per-branch optimisers and the position LR), `objectives` (loss pieces beyond
+Eqs. 11-13), `evaluation` (held-out region PSNRs), `run_state` (checkpoint state and back),
+`interrupts` (Ctrl-C / SIGTERM), `bars` (progress), `launch` (output folder rules).
+
 The trainer takes every component by registry name from one validated `TrainConfig`. Setting
 up (config, data, plugins, rasterizer) happens before the output folder is created, so a bad
 config, a missing folder or an unknown plugin leaves nothing behind. Checkpoints hold everything
@@ -24,12 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import signal
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,213 +43,27 @@ from pgs.core.devices import resolve_device
 from pgs.core.errors import ConfigError, DataError
 from pgs.core.gaussians import GaussianParams
 from pgs.core.groups import DENSITY
-from pgs.core.interfaces import DensityStrategy
 from pgs.core.io.atomic import atomic_write_text
 from pgs.core.losses import photometric, psnr
 from pgs.core.model.branch import Branch
 from pgs.core.model.talking_head import TalkingHead, build_rasterizer, compose
 from pgs.core.registry import registry
-from pgs.core.training.checkpoint import load_checkpoint, load_module_state, save_checkpoint
+from pgs.core.training.bars import ProgressFactory, progress_bars
+from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
 from pgs.core.training.config import TrainConfig
+from pgs.core.training.evaluation import evaluate_head, mean_image_psnr
 from pgs.core.training.init import carved_gaussians, mouth_box
+from pgs.core.training.interrupts import InterruptFlag
 from pgs.core.training.log import JsonlLog, plot_curves, read_jsonl
 from pgs.core.training.lpips_loss import LpipsLoss, load_lpips
+from pgs.core.training.objectives import face_target, lips_box, lips_l1, mouth_alpha_prior
+from pgs.core.training.optimizers import BranchTraining, gaussian_optimizers, network_optimizer, position_lr
+from pgs.core.training.run_state import restore_trainer, trainer_state
+from pgs.core.training.schedule import BRANCHES, STAGE_KEYS, FrameSampler, StagePlan, stage_plan
 
-BRANCHES = ("mouth", "face")
 #: Checkpoint written when the last static stage ends: the static-only baseline (render it with
 #: ``TalkingHead.render_frame(frame, static=True)``; the mouth branch has also finished stage 2 by then).
 STATIC_CHECKPOINT = "static.pt"
-GAUSSIAN_KEYS = ("means", "quats", "log_scales", "opacity_logits", "sh")
-#: Gaussian parameters each stage optimises (stage 2's come from ``stages.deform_gaussian_params``).
-STAGE_KEYS: dict[str, tuple[str, ...]] = {
-    "static": GAUSSIAN_KEYS,
-    "deform": ("means", "quats", "log_scales"),
-    "finetune": ("sh",),
-}
-
-
-@dataclass(frozen=True)
-class StagePlan:
-    """One stage of the schedule.
-
-    Attributes:
-        stage: ``static``, ``deform`` or ``finetune``.
-        branch: ``mouth``, ``face`` or ``head`` (both, composed).
-        iterations: steps in this stage.
-    """
-
-    stage: str
-    branch: str
-    iterations: int
-
-    @property
-    def label(self) -> str:
-        """``stage/branch`` for logs and progress bars."""
-        return f"{self.stage}/{self.branch}"
-
-
-def stage_plan(config: TrainConfig) -> list[StagePlan]:
-    """The schedule: static and deform per branch (mouth, then face), then the joint fine-tune."""
-    s = config.stages
-    plan = []
-    for branch in BRANCHES:
-        plan.append(StagePlan("static", branch, s.static_iterations))
-        plan.append(StagePlan("deform", branch, s.deform_iterations))
-    plan.append(StagePlan("finetune", "head", s.finetune_iterations))
-    return plan
-
-
-@dataclass
-class BranchTraining:
-    """Optimisation state of one branch."""
-
-    branch: Branch
-    strategy: DensityStrategy[Any]
-    density_state: Any
-    gaussian_optimizers: dict[str, torch.optim.Optimizer]
-    network_optimizer: torch.optim.Optimizer
-    step: int = 0  # steps taken in this branch's stages 1-2 (the strategy's clock)
-
-
-@dataclass
-class FrameSampler:
-    """Random frame order without replacement per epoch, from its own seeded generator."""
-
-    num_frames: int
-    seed: int
-    generator: torch.Generator = field(init=False)
-    order: Tensor = field(init=False)
-    position: int = 0
-
-    def __post_init__(self) -> None:
-        self.generator = torch.Generator().manual_seed(self.seed)
-        self.order = torch.randperm(self.num_frames, generator=self.generator)
-
-    def next(self) -> int:
-        """The next frame index."""
-        if self.position >= self.num_frames:
-            self.order = torch.randperm(self.num_frames, generator=self.generator)
-            self.position = 0
-        index = int(self.order[self.position])
-        self.position += 1
-        return index
-
-    def state_dict(self) -> dict[str, Any]:
-        """Plain-data state for checkpoints."""
-        return {"generator": self.generator.get_state(), "order": self.order.clone(), "position": self.position}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore `state_dict` output."""
-        self.generator.set_state(state["generator"])
-        self.order = state["order"].clone()
-        self.position = int(state["position"])
-
-    def peek(self, count: int) -> list[int]:
-        """The next `count` indices `next` will return, without advancing (for frame prefetching)."""
-        order, position, generator = self.order, self.position, None
-        out: list[int] = []
-        while len(out) < count:
-            if position >= self.num_frames:
-                if generator is None:  # a copy: the sampler's own generator must not move
-                    generator = torch.Generator().manual_seed(0)
-                    generator.set_state(self.generator.get_state())
-                order = torch.randperm(self.num_frames, generator=generator)
-                position = 0
-            out.append(int(order[position]))
-            position += 1
-        return out
-
-
-def _face_target(frame: Frame) -> Tensor:
-    """The face branch's target: the frame with the inner mouth painted as background."""
-    return torch.where(frame.masks.mouth[..., None], frame.background, frame.image)
-
-
-def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
-    """[H, W] bool box around the lips (landmarks 48-67 grown by `grow` x their width), or None.
-
-    Falls back to the inner-mouth mask's box grown the same way when the frame has no landmarks,
-    and to None when it has neither.
-    """
-    h, w = frame.image.shape[:2]
-    if frame.landmarks is not None:
-        pts = frame.landmarks[48:68]
-        x0, y0 = pts.min(0).values.tolist()
-        x1, y1 = pts.max(0).values.tolist()
-    else:
-        ys, xs = torch.nonzero(frame.masks.mouth, as_tuple=True)
-        if ys.numel() == 0:
-            return None
-        x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
-    margin = grow * (x1 - x0)
-    box = torch.zeros(h, w, dtype=torch.bool, device=frame.image.device)
-    r0, r1 = max(int(y0 - margin), 0), min(math.ceil(y1 + margin), h)
-    c0, c1 = max(int(x0 - margin), 0), min(math.ceil(x1 + margin), w)
-    if r1 <= r0 or c1 <= c0:
-        return None
-    box[r0:r1, c0:c1] = True
-    return box
-
-
-def lips_l1(pred: Tensor, target: Tensor, frame: Frame) -> Tensor:
-    """Mean absolute error inside the frame's `lips_box` (zero without one).
-
-    Args:
-        pred: [H, W, 3] prediction.
-        target: [H, W, 3] target.
-        frame: the frame (landmarks or inner-mouth mask).
-    """
-    box = lips_box(frame)
-    if box is None:
-        return pred.sum() * 0.0
-    return (pred - target).abs()[box].mean()
-
-
-def _mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
-    """TalkingGaussian's mouth alpha prior: mean((1 - A) in the mouth box) + mean(A outside it).
-
-    The box is the inner-mouth mask's bounding box grown by `margin` pixels (zero without a mouth).
-    """
-    rows = torch.nonzero(mouth.any(1)).flatten()
-    cols = torch.nonzero(mouth.any(0)).flatten()
-    box = torch.zeros_like(mouth)
-    if rows.numel():
-        h, w = mouth.shape
-        box[
-            max(int(rows[0]) - margin, 0) : min(int(rows[-1]) + margin + 1, h),
-            max(int(cols[0]) - margin, 0) : min(int(cols[-1]) + margin + 1, w),
-        ] = True
-    return ((1.0 - alpha) * box).mean() + (alpha * ~box).mean()
-
-
-class _InterruptFlag:
-    """Turns Ctrl-C and SIGTERM into a flag checked between steps (main thread only).
-
-    SIGTERM (Slurm, ``docker stop``, systemd) behaves like Ctrl-C: the run stops after the current
-    step with a checkpoint. A second signal stops at once.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.raised = False
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _InterruptFlag:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.raised:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.raised = True
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-
-
 @dataclass
 class TrainResult:
     """What `Trainer.run` ended with.
@@ -266,7 +81,6 @@ class TrainResult:
     report: dict[str, Any]
 
 
-ProgressFactory = Callable[[StagePlan, int], Any]
 
 
 class Trainer:
@@ -379,26 +193,10 @@ class Trainer:
         )
 
     def _gaussian_optimizers(self, branch: Branch) -> dict[str, torch.optim.Optimizer]:
-        lr = self.config.stages.gaussian_lr
-        rates = {
-            "means": self.position_lr(0),
-            "quats": lr.quats,
-            "log_scales": lr.scales,
-            "opacity_logits": lr.opacity,
-            "sh": lr.sh_dc,
-        }
-        return {k: torch.optim.Adam([branch.params[k]], lr=rates[k], eps=1e-15) for k in GAUSSIAN_KEYS}
+        return gaussian_optimizers(branch, self.config, self.position_lr(0))
 
     def _network_optimizer(self, branch: Branch) -> torch.optim.Optimizer:
-        lr = self.config.stages.network_lr
-        grid = list(branch.encoder.parameters())
-        attention = [p for n, p in branch.audio_net.named_parameters() if n.startswith("attention_")]
-        taken = {id(p) for p in grid + attention}
-        rest = [p for p in branch.network_parameters() if id(p) not in taken]
-        groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
-        if attention:
-            groups.append({"params": attention, "lr": lr.audio_attention})
-        return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, foreach=True)
+        return network_optimizer(branch, self.config)
 
     # ------------------------------------------------------------------ one step
     def _frame(self, mouth: bool = False) -> Frame:
@@ -429,13 +227,13 @@ class Trainer:
         elif random_bg:  # the head's pixels over a random colour: everything else must stay transparent
             target = torch.where(frame.masks.head[..., None], frame.image, background)
         else:
-            target = _face_target(frame)
+            target = face_target(frame)
         bt.strategy.step_pre_backward(bt.branch.params, bt.gaussian_optimizers, bt.density_state, bt.step, render)
         loss = photometric(pred[None], target[None], self.config.loss.ssim_weight)  # Eqs. 11-12
         if not mouth and self.config.loss.lips_weight > 0:
             loss = loss + self.config.loss.lips_weight * lips_l1(pred, target, frame)
         if mouth and self.config.mouth_alpha_weight > 0:
-            loss = loss + self.config.mouth_alpha_weight * _mouth_alpha_prior(
+            loss = loss + self.config.mouth_alpha_weight * mouth_alpha_prior(
                 render.alpha[0, ..., 0], frame.masks.mouth
             )
         loss.backward()
@@ -470,16 +268,8 @@ class Trainer:
         return STAGE_KEYS[stage]
 
     def position_lr(self, branch_step: int) -> float:
-        """Position LR at a branch's step of stages 1-2: 3DGS's exponential decay times its spatial scale.
-
-        ``lr(t) = lr0^(1-t) * lr1^t`` with ``t = step / (static + deform iterations)``, ``lr1 = lr0 * means_decay``,
-        both multiplied by ``position_lr_scale`` (the scene extent by default).
-        """
-        lr = self.config.stages.gaussian_lr
-        scale = self.scene_extent if lr.position_lr_scale == "scene_extent" else float(lr.position_lr_scale)
-        total = max(self.config.stages.static_iterations + self.config.stages.deform_iterations, 1)
-        t = min(max(branch_step / total, 0.0), 1.0)
-        return scale * lr.means * lr.means_decay**t
+        """Position LR at a branch's step of stages 1-2 (`pgs.core.training.optimizers.position_lr`)."""
+        return position_lr(self.config, self.scene_extent, branch_step)
 
     def _set_position_lr(self, bt: BranchTraining) -> None:
         for group in bt.gaussian_optimizers["means"].param_groups:
@@ -537,7 +327,7 @@ class Trainer:
                         f"loss.lpips_required: stage 3 needs LPIPS, which is not available: {self._lpips_note} "
                         "(or pass --allow-missing-lpips / set loss.lpips_required: false)"
                     )
-                from pgs.core.cli.console import warning
+                from pgs.core.console import warning
 
                 warning(f"stage 3 runs without LPIPS: {self._lpips_note}")
         return self._lpips
@@ -553,93 +343,21 @@ class Trainer:
             max_frames: evenly spaced subset size (default: ``config.eval_frames``).
             static: render the canonical Gaussians (no deformation), as after a static stage.
         """
-        dataset = dataset or self.val_set
-        count = min(len(dataset), max_frames or self.config.eval_frames)
-        indices = torch.linspace(0, len(dataset) - 1, count).round().long().unique().tolist()
-        was_training = self.head.training
-        self.head.eval()
-        errors = _RegionErrors()
-        with torch.no_grad():
-            for i in indices:
-                frame = dataset[i].to(self.device)
-                out = self.head.render_frame(frame, static=static)
-                errors.add(out.image[0].clamp(0, 1), frame)
-                errors.add_mouth_branch(out.mouth.render.over(frame.background)[0].clamp(0, 1), frame)
-        self.head.train(was_training)
-        return errors.psnr()
+        return evaluate_head(
+            self.head, dataset or self.val_set, max_frames or self.config.eval_frames, self.device, static
+        )
 
     def mean_image_baseline(self, max_frames: int = 200) -> dict[str, float]:
         """PSNR of the trivial predictor (the mean training image) on the held-out frames."""
-        step = max(1, len(self.train_set) // max_frames)
-        mean = None
-        count = 0
-        for i in range(0, len(self.train_set), step):
-            img = self.train_set.load_image(i)
-            mean = img.clone() if mean is None else mean + img
-            count += 1
-        mean = mean / count
-        errors = _RegionErrors()
-        for i in range(len(self.val_set)):
-            errors.add(mean, self.val_set[i])
-        return errors.psnr()
+        return mean_image_psnr(self.train_set, self.val_set, max_frames)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue this run exactly."""
-        return {
-            "config": self.config.model_dump(mode="json"),
-            "stage_index": self.stage_index,
-            "stage_step": self.stage_step,
-            "global_step": self.global_step,
-            "elapsed": self.elapsed,
-            "model": self.head.state_dict(),
-            "audio": {
-                "channels": self.train_set.audio.channels,
-                "layout": self.train_set.audio.layout,
-                "encoder": self.train_set.audio.encoder,
-                "params": dict(self.config.data.audio.params),
-            },
-            "branches": {
-                name: {
-                    "step": bt.step,
-                    "gaussian_optimizers": {k: o.state_dict() for k, o in bt.gaussian_optimizers.items()},
-                    "network_optimizer": bt.network_optimizer.state_dict(),
-                    "density_state": bt.strategy.state_dict(bt.density_state),
-                }
-                for name, bt in self.branches.items()
-            },
-            "sampler": self.sampler.state_dict(),
-            "mouth_sampler": self.mouth_sampler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
-            "history": json.dumps(self.history),
-            "lpips_note": self._lpips_note or "",
-            "run_id": self.run_id,
-        }
+        """Everything needed to continue this run exactly (`pgs.core.training.run_state`)."""
+        return trainer_state(self)
 
     def _load(self, data: dict[str, Any]) -> None:
-        load_module_state(self.head, data["model"], "checkpoint")
-        for name, saved in data["branches"].items():
-            bt = self.branches[name]
-            bt.gaussian_optimizers = self._gaussian_optimizers(bt.branch)
-            for key, opt in bt.gaussian_optimizers.items():
-                opt.load_state_dict(saved["gaussian_optimizers"][key])
-            bt.network_optimizer.load_state_dict(saved["network_optimizer"])
-            fresh = bt.strategy.initial_state(bt.branch.params, self.scene_extent)
-            bt.density_state = bt.strategy.load_state_dict(fresh, saved["density_state"])
-            bt.step = int(saved["step"])
-        self.sampler.load_state_dict(data["sampler"])
-        self.mouth_sampler.load_state_dict(data["mouth_sampler"])
-        torch.set_rng_state(data["torch_rng"])
-        cuda_states = data.get("cuda_rng") or []
-        if cuda_states and self.device.type == "cuda":  # a CUDA run resumed on CUDA continues exactly
-            torch.cuda.set_rng_state_all(cuda_states)
-        self.stage_index = int(data["stage_index"])
-        self.stage_step = int(data["stage_step"])
-        self.global_step = int(data["global_step"])
-        self.elapsed = float(data.get("elapsed", 0.0))
-        self.history = json.loads(data.get("history", "[]"))
-        self._lpips_note = data.get("lpips_note") or None
+        restore_trainer(self, data)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, quiet: bool = False) -> Trainer:
@@ -675,7 +393,7 @@ class Trainer:
         if self.global_step == 0 and not self.history:  # the starting point, for the stage curves
             self.history.append({"stage": "init", "global_step": 0, **self.evaluate(static=True)})
         try:
-            with _InterruptFlag() as flag, _progress_bars(self.quiet, progress) as bars:
+            with InterruptFlag() as flag, progress_bars(self.quiet, progress) as bars:
                 while self.stage_index < len(self.plan):
                     plan = self.plan[self.stage_index]
                     bar = bars(plan, self.stage_step)
@@ -733,109 +451,19 @@ class Trainer:
         }
 
 
-def _psnr_from_mse(mse: float) -> float:
-    return float("inf") if mse <= 0 else -10.0 * math.log10(mse)
-
-
-@dataclass
-class _RegionErrors:
-    """Squared errors summed over frames: full frame, head (face, hair, mouth), face (face, mouth), inner mouth."""
-
-    sums: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def _add(self, key: str, err: Tensor, region: Tensor | None) -> None:
-        value = err if region is None else err[region]
-        self.sums[key] = self.sums.get(key, 0.0) + float(value.sum())
-        self.counts[key] = self.counts.get(key, 0) + value.numel()
-
-    def add(self, prediction: Tensor, frame: Frame) -> None:
-        """Accumulate one [H, W, 3] prediction against `frame`'s ground truth."""
-        err = (prediction - frame.image) ** 2
-        masks = frame.masks
-        self._add("psnr", err, None)
-        self._add("psnr_head", err, masks.head | masks.mouth)
-        self._add("psnr_face", err, masks.face | masks.mouth)
-        self._add("psnr_mouth", err, masks.mouth)
-
-    def add_mouth_branch(self, prediction: Tensor, frame: Frame) -> None:
-        """Accumulate the inside-mouth branch rendered alone [H, W, 3], scored in the inner-mouth mask."""
-        self._add("psnr_mouth_branch", (prediction - frame.image) ** 2, frame.masks.mouth)
-
-    def psnr(self) -> dict[str, float]:
-        """PSNR in dB per accumulated region.
-
-        Keys: ``psnr`` (full frame), ``psnr_head``, ``psnr_face``, ``psnr_mouth`` (the composite in those
-        regions) and, when added, ``psnr_mouth_branch`` (the mouth branch alone in the inner-mouth mask).
-        """
-        keys = [k for k in ("psnr", "psnr_head", "psnr_face", "psnr_mouth", "psnr_mouth_branch") if k in self.sums]
-        return {k: _psnr_from_mse(self.sums.get(k, 0.0) / max(self.counts.get(k, 0), 1)) for k in keys}
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, default=str))
 
 
-class _Bar:
-    """A per-stage progress handle (no-op when quiet)."""
-
-    def __init__(self, progress: Any = None, task: Any = None) -> None:
-        self.progress = progress
-        self.task = task
-
-    def update(self, completed: int, stats: dict[str, float]) -> None:
-        if self.progress is not None:
-            self.progress.update(
-                self.task,
-                completed=completed,
-                loss=f"{stats['loss']:.4f}",
-                psnr=f"{stats['psnr']:.2f}",
-                count=int(stats["num_gaussians"]),
-            )
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, visible=True)
-
-
-class _progress_bars:  # noqa: N801 - used as a context manager like a function
-    """Context manager yielding ``bars(plan, done) -> _Bar`` (rich progress, or no-op)."""
-
-    def __init__(self, quiet: bool, factory: ProgressFactory | None) -> None:
-        self.quiet = quiet
-        self.factory = factory
-        self.progress: Any = None
-
-    def __enter__(self) -> Callable[[StagePlan, int], Any]:
-        if self.factory is not None:
-            return self.factory
-        if self.quiet:
-            return lambda plan, done: _Bar()
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        from pgs.core.cli.console import stderr
-
-        self.progress = Progress(
-            TextColumn("{task.description:<16}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]} psnr {task.fields[psnr]} dB N {task.fields[count]}"),
-            TimeElapsedColumn(),
-            console=stderr,
-        )
-        self.progress.__enter__()
-
-        def bars(plan: StagePlan, done: int) -> _Bar:
-            task = self.progress.add_task(
-                plan.label, total=max(plan.iterations, 1), completed=done, loss="-", psnr="-", count="-"
-            )
-            return _Bar(self.progress, task)
-
-        return bars
-
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(None, None, None)
-
-
-__all__ = ["STATIC_CHECKPOINT", "BranchTraining", "FrameSampler", "StagePlan", "TrainResult", "Trainer", "stage_plan"]
+# Re-exported for callers of the module that held them before it was split.
+__all__ = [
+    "STATIC_CHECKPOINT",
+    "BranchTraining",
+    "FrameSampler",
+    "StagePlan",
+    "TrainResult",
+    "Trainer",
+    "lips_box",
+    "lips_l1",
+    "stage_plan",
+]

@@ -105,7 +105,7 @@ def live_progress(quiet: bool) -> Iterator[Callable[[list[RunState], str], None]
         return
     from rich.live import Live
 
-    from pgs.core.cli.console import stderr
+    from pgs.core.console import stderr
 
     started = time.perf_counter()
     current: dict[str, Any] = {"states": [], "session": ""}

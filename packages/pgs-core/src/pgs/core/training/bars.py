@@ -1,0 +1,78 @@
+"""Per-stage progress bars of the trainer (rich on stderr, or no-ops when quiet)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pgs.core.training.schedule import StagePlan
+
+#: ``factory(plan, done) -> bar`` with ``bar.update(completed, stats)`` and ``bar.close()``.
+ProgressFactory = Callable[[StagePlan, int], Any]
+
+
+class StageBar:
+    """A per-stage progress handle (no-op when quiet)."""
+
+    def __init__(self, progress: Any = None, task: Any = None) -> None:
+        self.progress = progress
+        self.task = task
+
+    def update(self, completed: int, stats: dict[str, float]) -> None:
+        """Show `completed` steps and the step's loss, PSNR and Gaussian count."""
+        if self.progress is not None:
+            self.progress.update(
+                self.task,
+                completed=completed,
+                loss=f"{stats['loss']:.4f}",
+                psnr=f"{stats['psnr']:.2f}",
+                count=int(stats["num_gaussians"]),
+            )
+
+    def close(self) -> None:
+        """Leave the finished stage's bar on screen."""
+        if self.progress is not None:
+            self.progress.update(self.task, visible=True)
+
+
+class progress_bars:  # noqa: N801 - used as a context manager like a function
+    """Context manager yielding ``bars(plan, done) -> _Bar`` (rich progress, or no-op)."""
+
+    def __init__(self, quiet: bool, factory: ProgressFactory | None) -> None:
+        self.quiet = quiet
+        self.factory = factory
+        self.progress: Any = None
+
+    def __enter__(self) -> Callable[[StagePlan, int], Any]:
+        if self.factory is not None:
+            return self.factory
+        if self.quiet:
+            return lambda plan, done: StageBar()
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from pgs.core.console import stderr
+
+        self.progress = Progress(
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]} psnr {task.fields[psnr]} dB N {task.fields[count]}"),
+            TimeElapsedColumn(),
+            console=stderr,
+        )
+        self.progress.__enter__()
+
+        def bars(plan: StagePlan, done: int) -> StageBar:
+            task = self.progress.add_task(
+                plan.label, total=max(plan.iterations, 1), completed=done, loss="-", psnr="-", count="-"
+            )
+            return StageBar(self.progress, task)
+
+        return bars
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(None, None, None)
+
+
+__all__ = ["ProgressFactory", "StageBar", "progress_bars"]

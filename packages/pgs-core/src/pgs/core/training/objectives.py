@@ -1,0 +1,80 @@
+"""Loss pieces of the branch and fine-tune steps beyond Eqs. 11-13's photometric term.
+
+- `face_target`: the face branch's target (inner mouth painted as background);
+- `lips_box` / `lips_l1`: an extra L1 on a box around the lips (``loss.lips_weight``);
+- `mouth_alpha_prior`: TalkingGaussian's alpha prior of the inside-mouth branch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from pgs.core.data.dataset import Frame
+
+
+def face_target(frame: Frame) -> Tensor:
+    """The face branch's target: the frame with the inner mouth painted as background."""
+    return torch.where(frame.masks.mouth[..., None], frame.background, frame.image)
+
+
+def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
+    """[H, W] bool box around the lips (landmarks 48-67 grown by `grow` x their width), or None.
+
+    Falls back to the inner-mouth mask's box grown the same way when the frame has no landmarks,
+    and to None when it has neither.
+    """
+    h, w = frame.image.shape[:2]
+    if frame.landmarks is not None:
+        pts = frame.landmarks[48:68]
+        x0, y0 = pts.min(0).values.tolist()
+        x1, y1 = pts.max(0).values.tolist()
+    else:
+        ys, xs = torch.nonzero(frame.masks.mouth, as_tuple=True)
+        if ys.numel() == 0:
+            return None
+        x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
+    margin = grow * (x1 - x0)
+    box = torch.zeros(h, w, dtype=torch.bool, device=frame.image.device)
+    r0, r1 = max(int(y0 - margin), 0), min(math.ceil(y1 + margin), h)
+    c0, c1 = max(int(x0 - margin), 0), min(math.ceil(x1 + margin), w)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    box[r0:r1, c0:c1] = True
+    return box
+
+
+def lips_l1(pred: Tensor, target: Tensor, frame: Frame) -> Tensor:
+    """Mean absolute error inside the frame's `lips_box` (zero without one).
+
+    Args:
+        pred: [H, W, 3] prediction.
+        target: [H, W, 3] target.
+        frame: the frame (landmarks or inner-mouth mask).
+    """
+    box = lips_box(frame)
+    if box is None:
+        return pred.sum() * 0.0
+    return (pred - target).abs()[box].mean()
+
+
+def mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
+    """TalkingGaussian's mouth alpha prior: mean((1 - A) in the mouth box) + mean(A outside it).
+
+    The box is the inner-mouth mask's bounding box grown by `margin` pixels (zero without a mouth).
+    """
+    rows = torch.nonzero(mouth.any(1)).flatten()
+    cols = torch.nonzero(mouth.any(0)).flatten()
+    box = torch.zeros_like(mouth)
+    if rows.numel():
+        h, w = mouth.shape
+        box[
+            max(int(rows[0]) - margin, 0) : min(int(rows[-1]) + margin + 1, h),
+            max(int(cols[0]) - margin, 0) : min(int(cols[-1]) + margin + 1, w),
+        ] = True
+    return ((1.0 - alpha) * box).mean() + (alpha * ~box).mean()
+
+
+__all__ = ["face_target", "lips_box", "lips_l1", "mouth_alpha_prior"]

@@ -1,0 +1,71 @@
+"""The optimisers of one branch: Adam per Gaussian parameter (3DGS), AdamW for the networks.
+
+Rates come from ``stages.gaussian_lr`` and ``stages.network_lr``; the position rate decays as in
+3DGS and is scaled by the scene extent (`position_lr`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from pgs.core.interfaces import DensityStrategy
+from pgs.core.model.branch import Branch
+from pgs.core.training.config import TrainConfig
+from pgs.core.training.schedule import GAUSSIAN_KEYS
+
+
+@dataclass
+class BranchTraining:
+    """Optimisation state of one branch."""
+
+    branch: Branch
+    strategy: DensityStrategy[Any]
+    density_state: Any
+    gaussian_optimizers: dict[str, torch.optim.Optimizer]
+    network_optimizer: torch.optim.Optimizer
+    step: int = 0  # steps taken in this branch's stages 1-2 (the strategy's clock)
+
+
+def position_lr(config: TrainConfig, scene_extent: float, branch_step: int) -> float:
+    """Position LR at a branch's step of stages 1-2: 3DGS's exponential decay times its spatial scale.
+
+    ``lr(t) = lr0^(1-t) * lr1^t`` with ``t = step / (static + deform iterations)``, ``lr1 = lr0 * means_decay``,
+    both multiplied by ``position_lr_scale`` (the scene extent by default).
+    """
+    lr = config.stages.gaussian_lr
+    scale = scene_extent if lr.position_lr_scale == "scene_extent" else float(lr.position_lr_scale)
+    total = max(config.stages.static_iterations + config.stages.deform_iterations, 1)
+    t = min(max(branch_step / total, 0.0), 1.0)
+    return scale * lr.means * lr.means_decay**t
+
+
+def gaussian_optimizers(branch: Branch, config: TrainConfig, means_lr: float) -> dict[str, torch.optim.Optimizer]:
+    """One Adam per Gaussian parameter of `branch` (3DGS), the position one at `means_lr`."""
+    lr = config.stages.gaussian_lr
+    rates = {
+        "means": means_lr,
+        "quats": lr.quats,
+        "log_scales": lr.scales,
+        "opacity_logits": lr.opacity,
+        "sh": lr.sh_dc,
+    }
+    return {k: torch.optim.Adam([branch.params[k]], lr=rates[k], eps=1e-15) for k in GAUSSIAN_KEYS}
+
+
+def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the branch's networks: tri-plane grid, audio attention and the rest at their own rates."""
+    lr = config.stages.network_lr
+    grid = list(branch.encoder.parameters())
+    attention = [p for n, p in branch.audio_net.named_parameters() if n.startswith("attention_")]
+    taken = {id(p) for p in grid + attention}
+    rest = [p for p in branch.network_parameters() if id(p) not in taken]
+    groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
+    if attention:
+        groups.append({"params": attention, "lr": lr.audio_attention})
+    return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, foreach=True)
+
+
+__all__ = ["BranchTraining", "gaussian_optimizers", "network_optimizer", "position_lr"]
