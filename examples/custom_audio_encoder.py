@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
-import soundfile
 import torch
-import torchaudio
 from common import add_run_arguments, check_run_arguments, small_config, speaker_folder
 from pydantic import Field
 
-from pgs.core.errors import DataError
 from pgs.core.groups import AUDIO_ENCODERS
-from pgs.core.interfaces import AudioEncoder, AudioEncoderConfig, AudioFeatures
+from pgs.core.interfaces import AudioEncoderConfig, WaveformEncoder
 from pgs.core.registry import ComponentSpec, registry
 from pgs.core.testing import check_audio_encoder
 from pgs.core.training.trainer import Trainer
@@ -38,25 +34,19 @@ class BandEnergyConfig(AudioEncoderConfig):  # inherits `fps`
     bands: int = Field(4, gt=0, le=64, description="Equal-width frequency bands (0-8 kHz).")
 
 
-class BandEnergy(AudioEncoder):
-    """Log band energies of 20 ms windows, 16 per video frame, centred on the frame time."""
+class BandEnergy(WaveformEncoder):
+    """Log band energies of 20 ms windows, 16 per video frame, centred on the frame time.
+
+    `WaveformEncoder` (pgs-core's template) checks the input, counts frames, resamples to
+    `sample_rate`, decodes files and wraps the result; this class only computes features.
+    """
 
     name, layout, sample_rate, steps = "band-energy", "band-energy", 16000, 16
 
     def __init__(self, config: BandEnergyConfig) -> None:
         self.config, self.channels = config, config.bands
 
-    def encode(self, waveform: torch.Tensor, sample_rate: int, source: str = "<array>") -> AudioFeatures:
-        if not isinstance(sample_rate, int) or sample_rate <= 0:
-            raise DataError(f"{source}: sample_rate must be a positive int, got {sample_rate!r}")
-        if waveform.dim() != 1 or not bool(torch.isfinite(waveform).all()):
-            raise DataError(f"{source}: expected finite mono samples [S], got shape {list(waveform.shape)}")
-        frames = math.floor(waveform.numel() / sample_rate * self.config.fps + 0.5)  # round, halves up
-        if waveform.numel() * self.config.fps < sample_rate:
-            raise DataError(f"{source}: audio is shorter than one video frame")
-        wave = waveform.float()
-        if sample_rate != self.sample_rate:
-            wave = torchaudio.functional.resample(wave, sample_rate, self.sample_rate)
+    def _features(self, wave: torch.Tensor, frames: int) -> torch.Tensor:
         # step k of frame i is centred at t_i + (k - 7.5) * 20 ms; each window is 20 ms = 320 samples
         t = torch.arange(frames)[:, None] / self.config.fps + (torch.arange(self.steps) - 7.5) * 0.02
         starts = (t * self.sample_rate).round().long() - 160 + 320  # + 320: zero padding below
@@ -64,14 +54,7 @@ class BandEnergy(AudioEncoder):
         windows = padded[starts[..., None] + torch.arange(320)]  # [F, 16, 320]
         power = torch.fft.rfft(windows * torch.hann_window(320), dim=-1).abs() ** 2  # [F, 16, 161]
         bands = torch.stack([b.mean(-1) for b in power[..., 1:].chunk(self.channels, dim=-1)], dim=-1)
-        return AudioFeatures(torch.log(bands + 1e-6), self.config.fps, self.name, self.layout, source)
-
-    def encode_file(self, path: str | Path) -> AudioFeatures:
-        try:
-            data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        except (OSError, RuntimeError, soundfile.LibsndfileError) as exc:
-            raise DataError(f"{path}: cannot read audio: {exc}") from None
-        return self.encode(torch.from_numpy(data.mean(axis=1)), int(rate), str(path))
+        return torch.log(bands + 1e-6)
 
 
 SPEC = ComponentSpec(

@@ -161,6 +161,50 @@ class AudioEncoder(ABC):
         """Load an audio (or video) file and encode its audio track."""
 
 
+class WaveformEncoder(AudioEncoder):
+    """Template of the encoders that compute features from the waveform itself.
+
+    `encode` validates the input, counts frames (``round(duration * fps)``, from the duration at
+    the input rate), resamples to `sample_rate`, calls the subclass's `_features` and wraps the
+    result; `encode_file` decodes any audio or video file (`pgs.core.io.audio`) and calls `encode`.
+    Subclasses set `name`, `layout`, `sample_rate`, `steps`, `channels`, keep their config (with
+    `fps`) as `config`, and implement `_features` only.
+    """
+
+    config: AudioEncoderConfig
+
+    @property
+    def fps(self) -> float:
+        """Video frame rate the features are aligned to."""
+        return float(self.config.fps)
+
+    def encode(self, waveform: Tensor, sample_rate: int, source: str = "<array>") -> AudioFeatures:
+        """Encode [S] mono audio at `sample_rate` into [F, steps, channels] features.
+
+        Raises:
+            DataError: empty, non-finite or too-short audio (shorter than one video frame).
+            TypeError, ValueError: a bad `sample_rate`.
+        """
+        from pgs.core.io.audio import check_duration, check_sample_rate, check_waveform, resample
+
+        rate = check_sample_rate(sample_rate)
+        wave = check_waveform(waveform, rate, source)
+        num_frames = check_duration(wave.shape[0], rate, self.fps, source)
+        wave = resample(wave, rate, self.sample_rate)
+        return AudioFeatures(self._features(wave, num_frames), self.fps, self.name, self.layout, source)
+
+    def encode_file(self, path: str | Path) -> AudioFeatures:
+        """Load an audio or video file's audio track (mono) and encode it."""
+        from pgs.core.io.audio import load_audio
+
+        wave, rate = load_audio(path)
+        return self.encode(wave, rate, str(path))
+
+    @abstractmethod
+    def _features(self, waveform: Tensor, num_frames: int) -> Tensor:
+        """[S] float32 audio at `sample_rate` -> [num_frames, steps, channels] float32."""
+
+
 class StreamingAudioEncoder(ABC):
     """Incremental encoder for real-time driving: audio chunks in, completed frames out."""
 
