@@ -154,3 +154,26 @@ def test_spec_rejects_bad_definitions() -> None:
         ComponentSpec(name="has space", group=groups.FUSION, config_class=_Cfg, factory=lambda c: c, description="d")
     with pytest.raises(TypeError, match="config_class"):
         ComponentSpec(name="x", group=groups.FUSION, config_class=dict, factory=lambda c: c, description="d")
+
+
+def test_component_spec_of_reads_name_and_description_from_the_factory() -> None:
+    class Cfg(ComponentConfig):
+        pass
+
+    class Named:
+        name = "named-thing"
+        description = "what it does"
+
+        def __init__(self, config: Cfg) -> None:
+            self.config = config
+
+    spec = ComponentSpec.of(groups.EVALUATORS, Cfg, Named)
+    assert spec == ComponentSpec(
+        name="named-thing", group=groups.EVALUATORS, config_class=Cfg, factory=Named, description="what it does"
+    )
+    explicit = ComponentSpec.of(groups.FUSION, Cfg, Named, "other text", name="other-name")
+    assert (explicit.name, explicit.description) == ("other-name", "other text")
+    with pytest.raises(TypeError, match="pass name="):
+        ComponentSpec.of(groups.FUSION, Cfg, lambda config: config, "text")
+    with pytest.raises(TypeError, match="pass description="):
+        ComponentSpec.of(groups.FUSION, Cfg, lambda config: config, name="anon")

@@ -44,6 +44,9 @@ class FiLMFusion(FusionModule):
         config: dimensions, outputs and scaling.
     """
 
+    name = "film"
+    description = "Example third-party plugin: FiLM modulation of spatial features by audio and expression"
+
     def __init__(self, config: FiLMConfig) -> None:
         super().__init__()
         self.config = config
@@ -86,12 +89,6 @@ class FiLMFusion(FusionModule):
         )
 
 
-SPEC = ComponentSpec(
-    name="film",
-    group=FUSION,
-    config_class=FiLMConfig,
-    factory=FiLMFusion,
-    description="Example third-party plugin: FiLM modulation of spatial features by audio and expression",
-)
+SPEC = ComponentSpec.of(FUSION, FiLMConfig, FiLMFusion)
 
 __all__ = ["SPEC", "FiLMConfig", "FiLMFusion"]

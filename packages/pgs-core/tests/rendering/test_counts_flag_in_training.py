@@ -33,7 +33,7 @@ class SpyRasterizer(Rasterizer):
         self.config = self.inner.config
         self.calls: list[tuple[bool | None, bool, bool]] = []
 
-    def render(self, gaussians, cameras, sh_degree=None, *, with_pixel_counts=None):  # type: ignore[override]
+    def _render(self, gaussians, cameras, sh_degree, with_pixel_counts):  # type: ignore[override]
         out = self.inner.render(gaussians, cameras, sh_degree, with_pixel_counts=with_pixel_counts)
         self.calls.append((with_pixel_counts, torch.is_grad_enabled(), out.pixel_counts is not None))
         return out

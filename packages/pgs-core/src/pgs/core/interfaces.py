@@ -573,7 +573,9 @@ class Rasterizer(ABC):
     name: str
     config: RasterizerConfig
 
-    @abstractmethod
+    def __init__(self, config: RasterizerConfig | None = None) -> None:
+        self.config = config if config is not None else RasterizerConfig()
+
     def render(
         self,
         gaussians: GaussianParams,
@@ -599,6 +601,13 @@ class Rasterizer(ABC):
             Without gradients (``torch.no_grad()`` or nothing requiring grad) backends take
             their inference fast path: nothing is kept for a backward pass.
         """
+        return self._render(gaussians, cameras, sh_degree, with_pixel_counts)
+
+    @abstractmethod
+    def _render(
+        self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
+    ) -> RenderResult:
+        """The backend's own rendering; arguments and result as `render` (template method)."""
 
 
 __all__ = [

@@ -78,6 +78,32 @@ class ComponentSpec(Generic[ConfigT, ComponentT]):
         if not callable(self.factory):
             raise TypeError(f"{self.name}: factory must be callable")
 
+    @classmethod
+    def of(
+        cls,
+        group: str,
+        config_class: type[ConfigT],
+        factory: Callable[[ConfigT], ComponentT],
+        description: str | None = None,
+        *,
+        name: str | None = None,
+    ) -> ComponentSpec[ConfigT, ComponentT]:
+        """The short form plugins register with: name and description default to the factory's own.
+
+        ``SPEC = ComponentSpec.of(EVALUATORS, FpsConfig, FpsEvaluator)`` equals
+        ``ComponentSpec(name=FpsEvaluator.name, group=EVALUATORS, config_class=FpsConfig,
+        factory=FpsEvaluator, description=FpsEvaluator.description)``.
+
+        Raises:
+            TypeError: `name` or `description` not given and the factory has no such string attribute.
+        """
+        values = {"name": name, "description": description}
+        for key, value in values.items():
+            values[key] = getattr(factory, key, None) if value is None else value
+            if not isinstance(values[key], str):
+                raise TypeError(f"{getattr(factory, '__name__', factory)!r}: pass {key}=, the factory has no {key!r}")
+        return cls(values["name"], group, config_class, factory, values["description"])
+
 
 @dataclass(frozen=True)
 class CommandSpec:

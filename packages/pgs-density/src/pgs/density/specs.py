@@ -7,20 +7,8 @@ from pgs.core.registry import ComponentSpec
 from pgs.density.config import GradientConfig, PixelAwareConfig
 from pgs.density.strategies import GradientStrategy, PixelAwareStrategy
 
-GRADIENT = ComponentSpec(
-    name="gradient",
-    group=DENSITY,
-    config_class=GradientConfig,
-    factory=GradientStrategy,
-    description="3DGS/TalkingGaussian densification: view-averaged NDC gradient norm (Eq. 1), clone/split/prune",
-)
+GRADIENT = ComponentSpec.of(DENSITY, GradientConfig, GradientStrategy)
 
-PIXEL_AWARE = ComponentSpec(
-    name="pixel-aware",
-    group=DENSITY,
-    config_class=PixelAwareConfig,
-    factory=PixelAwareStrategy,
-    description="PGSTalker pixel-aware densification: gradient norms weighted by covered pixels (Eqs. 2, 4, 5)",
-)
+PIXEL_AWARE = ComponentSpec.of(DENSITY, PixelAwareConfig, PixelAwareStrategy)
 
 __all__ = ["GRADIENT", "PIXEL_AWARE"]

@@ -69,6 +69,7 @@ class GradientStrategy(DensityStrategy[DensityState]):
     """
 
     name = "gradient"
+    description = "3DGS/TalkingGaussian densification: view-averaged NDC gradient norm (Eq. 1), clone/split/prune"
     needs_pixel_counts = False  # Eq. 1 weighs views by visibility only
 
     def __init__(self, config: GradientConfig | None = None) -> None:
@@ -203,6 +204,7 @@ class PixelAwareStrategy(GradientStrategy):
     """
 
     name = "pixel-aware"
+    description = "PGSTalker pixel-aware densification: gradient norms weighted by covered pixels (Eqs. 2, 4, 5)"
     needs_pixel_counts = True  # Eq. 2 weighs views by the Eq. 5 counts
     config: PixelAwareConfig
 

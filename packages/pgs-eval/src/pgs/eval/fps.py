@@ -20,6 +20,7 @@ from torch import Tensor
 
 from pgs.core.config import ComponentConfig
 from pgs.core.errors import DataError
+from pgs.core.groups import EVALUATORS
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
 from pgs.core.registry import ComponentSpec
 from pgs.eval.devices import device_name, resolve_device
@@ -116,6 +117,7 @@ class FpsEvaluator(Evaluator):
     """FPS (higher is better) of `EvaluationInputs.render_frame`; not computed without a renderer."""
 
     name = "fps"
+    description = "Steady-state audio-to-image FPS at batch 1 (warm-up, device synchronisation, device named)"
     deterministic = False
 
     def __init__(self, config: FpsConfig) -> None:
@@ -140,12 +142,6 @@ class FpsEvaluator(Evaluator):
         return [measurement.metric()]
 
 
-SPEC = ComponentSpec(
-    name="fps",
-    group="pgs.evaluators",
-    config_class=FpsConfig,
-    factory=FpsEvaluator,
-    description="Steady-state audio-to-image FPS at batch 1 (warm-up, device synchronisation, device named)",
-)
+SPEC = ComponentSpec.of(EVALUATORS, FpsConfig, FpsEvaluator)
 
 __all__ = ["SPEC", "FpsConfig", "FpsEvaluator", "FpsMeasurement", "measure_fps"]

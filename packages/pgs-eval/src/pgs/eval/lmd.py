@@ -16,6 +16,7 @@ from torch import Tensor
 
 from pgs.core.config import ComponentConfig
 from pgs.core.errors import DataError
+from pgs.core.groups import EVALUATORS
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
 from pgs.core.landmarks68 import MOUTH
 from pgs.core.registry import ComponentSpec
@@ -78,6 +79,7 @@ class LmdEvaluator(Evaluator):
     """LMD (lower is better) on mouth landmarks 48-67 from the configured source."""
 
     name = "lmd"
+    description = "Mouth landmark distance (points 48-67, mean-centred, pixels) from exact, MediaPipe or FAN landmarks"
 
     def __init__(self, config: LmdConfig) -> None:
         self.config = config
@@ -127,12 +129,6 @@ class LmdEvaluator(Evaluator):
         return [MetricValue("LMD", value, False, protocol, note)]
 
 
-SPEC = ComponentSpec(
-    name="lmd",
-    group="pgs.evaluators",
-    config_class=LmdConfig,
-    factory=LmdEvaluator,
-    description="Mouth landmark distance (points 48-67, mean-centred, pixels) from exact, MediaPipe or FAN landmarks",
-)
+SPEC = ComponentSpec.of(EVALUATORS, LmdConfig, LmdEvaluator)
 
 __all__ = ["SPEC", "LmdConfig", "LmdEvaluator", "lmd", "lmd_per_frame"]

@@ -19,6 +19,7 @@ from pydantic import Field
 from torch import Tensor
 
 from pgs.core.errors import MissingWeightsError
+from pgs.core.groups import EVALUATORS
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
 from pgs.core.lpips import (
     BACKBONE_FILES,
@@ -63,6 +64,7 @@ class LpipsEvaluator(Evaluator):
     """LPIPS (lower is better) on the face region's box or the full frame, averaged over frames."""
 
     name = "lpips"
+    description = "LPIPS v0.1 (AlexNet by default, VGG selectable; local backbone weights) on the face region or frame"
 
     def __init__(self, config: LpipsConfig) -> None:
         self.config = config
@@ -96,13 +98,7 @@ class LpipsEvaluator(Evaluator):
         return [MetricValue("LPIPS", float(per_frame.mean()), False, self._protocol(region.box_description()))]
 
 
-SPEC = ComponentSpec(
-    name="lpips",
-    group="pgs.evaluators",
-    config_class=LpipsConfig,
-    factory=LpipsEvaluator,
-    description="LPIPS v0.1 (AlexNet by default, VGG selectable; local backbone weights) on the face region or frame",
-)
+SPEC = ComponentSpec.of(EVALUATORS, LpipsConfig, LpipsEvaluator)
 
 __all__ = [
     "BACKBONE_FILES",

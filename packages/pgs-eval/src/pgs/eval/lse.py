@@ -17,6 +17,7 @@ from pydantic import Field
 
 from pgs.core.config import ComponentConfig
 from pgs.core.errors import DataError
+from pgs.core.groups import EVALUATORS
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
 from pgs.core.registry import ComponentSpec
 from pgs.eval.devices import resolve_device
@@ -71,6 +72,7 @@ class LseEvaluator(Evaluator):
     """LSE-D (lower is better) and LSE-C (higher is better) with SyncNet."""
 
     name = "lse"
+    description = "LSE-D / LSE-C lip-sync scores with SyncNet (syncnet_python protocol; weights supplied by path)"
 
     def __init__(self, config: LseConfig) -> None:
         self.config = config
@@ -118,12 +120,6 @@ class LseEvaluator(Evaluator):
         ]
 
 
-SPEC = ComponentSpec(
-    name="lse",
-    group="pgs.evaluators",
-    config_class=LseConfig,
-    factory=LseEvaluator,
-    description="LSE-D / LSE-C lip-sync scores with SyncNet (syncnet_python protocol; weights supplied by path)",
-)
+SPEC = ComponentSpec.of(EVALUATORS, LseConfig, LseEvaluator)
 
 __all__ = ["SPEC", "WEIGHTS_NOT_SUPPLIED", "LseConfig", "LseEvaluator"]

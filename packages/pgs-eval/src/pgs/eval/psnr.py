@@ -44,12 +44,8 @@ class PsnrEvaluator(Evaluator):
         return [MetricValue("PSNR", value, True, protocol, note)]
 
 
-SPEC = ComponentSpec(
-    name="psnr",
-    group="pgs.evaluators",
-    config_class=PsnrConfig,
-    factory=PsnrEvaluator,
-    description="PSNR (dB) on the face region or the full frame, averaged over frames",
+SPEC = ComponentSpec.of(
+    "pgs.evaluators", PsnrConfig, PsnrEvaluator, "PSNR (dB) on the face region or the full frame, averaged over frames"
 )
 
 __all__ = ["SPEC", "PsnrConfig", "PsnrEvaluator", "psnr_per_frame"]

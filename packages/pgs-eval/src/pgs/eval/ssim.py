@@ -75,12 +75,11 @@ class SsimEvaluator(Evaluator):
         return [MetricValue("SSIM", float(per_frame.mean()), True, protocol)]
 
 
-SPEC = ComponentSpec(
-    name="ssim",
-    group="pgs.evaluators",
-    config_class=SsimConfig,
-    factory=SsimEvaluator,
-    description="SSIM (Gaussian window 11, sigma 1.5, as 3DGS) on the face region or the full frame",
+SPEC = ComponentSpec.of(
+    "pgs.evaluators",
+    SsimConfig,
+    SsimEvaluator,
+    "SSIM (Gaussian window 11, sigma 1.5, as 3DGS) on the face region or the full frame",
 )
 
 __all__ = [

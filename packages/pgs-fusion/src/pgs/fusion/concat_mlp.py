@@ -75,6 +75,9 @@ class ConcatMLPFusion(FusionModule):
         config: dimensions, outputs, attention settings and head settings.
     """
 
+    name = "concat-mlp"
+    description = "TalkingGaussian baseline ('w/o MGF'): spatial channel attention, concatenation, MLP"
+
     def __init__(self, config: ConcatMLPConfig) -> None:
         super().__init__()
         self.config = config
@@ -117,12 +120,6 @@ class ConcatMLPFusion(FusionModule):
         return self.head(parts)
 
 
-SPEC = ComponentSpec(
-    name="concat-mlp",
-    group=FUSION,
-    config_class=ConcatMLPConfig,
-    factory=ConcatMLPFusion,
-    description="TalkingGaussian baseline ('w/o MGF'): spatial channel attention, concatenation, MLP",
-)
+SPEC = ComponentSpec.of(FUSION, ConcatMLPConfig, ConcatMLPFusion)
 
 __all__ = ["SPEC", "ConcatMLPConfig", "ConcatMLPFusion"]

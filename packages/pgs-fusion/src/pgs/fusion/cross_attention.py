@@ -77,6 +77,9 @@ class CrossAttentionFusion(FusionModule):
         config: dimensions, outputs, attention sizes and head settings.
     """
 
+    name = "cross-attention"
+    description = "GaussianTalker baseline: per-point query attends to audio, expression, (camera) and null tokens"
+
     def __init__(self, config: CrossAttentionConfig) -> None:
         super().__init__()
         self.config = config
@@ -172,12 +175,6 @@ class CrossAttentionFusion(FusionModule):
         return self.head((z,))
 
 
-SPEC = ComponentSpec(
-    name="cross-attention",
-    group=FUSION,
-    config_class=CrossAttentionConfig,
-    factory=CrossAttentionFusion,
-    description="GaussianTalker baseline: per-point query attends to audio, expression, (camera) and null tokens",
-)
+SPEC = ComponentSpec.of(FUSION, CrossAttentionConfig, CrossAttentionFusion)
 
 __all__ = ["SPEC", "CrossAttentionConfig", "CrossAttentionFusion"]

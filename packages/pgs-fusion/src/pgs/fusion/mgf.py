@@ -45,6 +45,9 @@ class MGFFusion(FusionModule):
         config: dimensions, outputs and head settings.
     """
 
+    name = "mgf"
+    description = "PGSTalker Multimodal Gated Fusion (Eqs. 6-9): sigmoid-gated audio, face and mouth variants"
+
     def __init__(self, config: MGFConfig) -> None:
         super().__init__()
         self.config = config
@@ -95,12 +98,6 @@ class MGFFusion(FusionModule):
         return self.head(parts)
 
 
-SPEC = ComponentSpec(
-    name="mgf",
-    group=FUSION,
-    config_class=MGFConfig,
-    factory=MGFFusion,
-    description="PGSTalker Multimodal Gated Fusion (Eqs. 6-9): sigmoid-gated audio, face and mouth variants",
-)
+SPEC = ComponentSpec.of(FUSION, MGFConfig, MGFFusion)
 
 __all__ = ["SPEC", "MGFConfig", "MGFFusion"]

@@ -46,19 +46,12 @@ class CpuRasterizer(Rasterizer):
     """
 
     name = "cpu"
+    description = "Compiled (numba) CPU tile rasterizer, differentiable, pixel counts; the default on CPU."
 
-    def __init__(self, config: RasterizerConfig | None = None) -> None:
-        self.config = config if config is not None else RasterizerConfig()
-
-    def render(
-        self,
-        gaussians: GaussianParams,
-        cameras: Cameras,
-        sh_degree: int | None = None,
-        *,
-        with_pixel_counts: bool | None = None,
+    def _render(
+        self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
     ) -> RenderResult:
-        """Render `gaussians` into every camera (see `Rasterizer.render`).
+        """Render `gaussians` into every camera (`Rasterizer.render` calls this).
 
         Raises:
             RenderError: invalid inputs, or tensors on a device other than the CPU.
@@ -80,12 +73,6 @@ class CpuRasterizer(Rasterizer):
         )
 
 
-SPEC: ComponentSpec[RasterizerConfig, CpuRasterizer] = ComponentSpec(
-    name="cpu",
-    group=RASTERIZERS,
-    config_class=RasterizerConfig,
-    factory=CpuRasterizer,
-    description="Compiled (numba) CPU tile rasterizer, differentiable, pixel counts; the default on CPU.",
-)
+SPEC: ComponentSpec[RasterizerConfig, CpuRasterizer] = ComponentSpec.of(RASTERIZERS, RasterizerConfig, CpuRasterizer)
 
 __all__ = ["SPEC", "CpuRasterizer"]

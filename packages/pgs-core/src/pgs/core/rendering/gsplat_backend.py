@@ -125,19 +125,12 @@ class GsplatRasterizer(Rasterizer):
     """
 
     name = "gsplat"
+    description = "gsplat CUDA rasterizer (fastest on a GPU; CUDA only), with pixel counts."
 
-    def __init__(self, config: RasterizerConfig | None = None) -> None:
-        self.config = config if config is not None else RasterizerConfig()
-
-    def render(
-        self,
-        gaussians: GaussianParams,
-        cameras: Cameras,
-        sh_degree: int | None = None,
-        *,
-        with_pixel_counts: bool | None = None,
+    def _render(
+        self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
     ) -> RenderResult:
-        """Render `gaussians` into every camera (see `Rasterizer.render`)."""
+        """Render `gaussians` into every camera (`Rasterizer.render` calls this)."""
         _require_cuda(gaussians.device if isinstance(gaussians, GaussianParams) else torch.device("cpu"))
         validate_render_inputs(gaussians, cameras, sh_degree)
         from gsplat import rasterization
@@ -197,12 +190,8 @@ class GsplatRasterizer(Rasterizer):
         )
 
 
-SPEC: ComponentSpec[RasterizerConfig, GsplatRasterizer] = ComponentSpec(
-    name="gsplat",
-    group=RASTERIZERS,
-    config_class=RasterizerConfig,
-    factory=GsplatRasterizer,
-    description="gsplat CUDA rasterizer (fastest on a GPU; CUDA only), with pixel counts.",
+SPEC: ComponentSpec[RasterizerConfig, GsplatRasterizer] = ComponentSpec.of(
+    RASTERIZERS, RasterizerConfig, GsplatRasterizer
 )
 
 __all__ = ["SPEC", "GsplatRasterizer", "clamp_opacity", "counts_from_projection", "radii_from_conics"]

@@ -28,30 +28,19 @@ class TorchRasterizer(Rasterizer):
     """
 
     name = "torch"
+    description = "Pure-PyTorch tile rasterizer (any device, differentiable, pixel counts); the readable reference."
 
-    def __init__(self, config: RasterizerConfig | None = None) -> None:
-        self.config = config if config is not None else RasterizerConfig()
-
-    def render(
-        self,
-        gaussians: GaussianParams,
-        cameras: Cameras,
-        sh_degree: int | None = None,
-        *,
-        with_pixel_counts: bool | None = None,
+    def _render(
+        self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
     ) -> RenderResult:
-        """Render `gaussians` into every camera (see `Rasterizer.render`)."""
+        """Render `gaussians` into every camera (`Rasterizer.render` calls this)."""
         return render_pipeline(
             composite, self.config, gaussians, cameras, sh_degree, with_pixel_counts=with_pixel_counts
         )
 
 
-SPEC: ComponentSpec[RasterizerConfig, TorchRasterizer] = ComponentSpec(
-    name="torch",
-    group=RASTERIZERS,
-    config_class=RasterizerConfig,
-    factory=TorchRasterizer,
-    description="Pure-PyTorch tile rasterizer (any device, differentiable, pixel counts); the readable reference.",
+SPEC: ComponentSpec[RasterizerConfig, TorchRasterizer] = ComponentSpec.of(
+    RASTERIZERS, RasterizerConfig, TorchRasterizer
 )
 
 __all__ = ["SPEC", "TorchRasterizer"]
