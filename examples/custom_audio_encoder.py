@@ -42,6 +42,7 @@ class BandEnergy(WaveformEncoder):
     """
 
     name, layout, sample_rate, steps = "band-energy", "band-energy", 16000, 16
+    description = "Example in-process encoder: log energy in equal frequency bands, 16 steps per frame"
 
     def __init__(self, config: BandEnergyConfig) -> None:
         self.config, self.channels = config, config.bands
@@ -57,13 +58,7 @@ class BandEnergy(WaveformEncoder):
         return torch.log(bands + 1e-6)
 
 
-SPEC = ComponentSpec(
-    name="band-energy",
-    group=AUDIO_ENCODERS,
-    config_class=BandEnergyConfig,
-    factory=BandEnergy,
-    description="Example in-process encoder: log energy in equal frequency bands, 16 steps per frame",
-)
+SPEC = ComponentSpec.of(AUDIO_ENCODERS, BandEnergyConfig, BandEnergy)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from pgs_audio_testkit import SPEECH_MP4, SPEECH_WAV, need, round_half_up, speechlike
 
 from pgs.audio import create_encoder, encode_file
-from pgs.audio.spectral import MelConfig, MfccConfig, SpectralEncoder, build_mel, build_mfcc
+from pgs.audio.spectral import MEL_SPEC, MFCC_SPEC, MelConfig, MfccConfig, SpectralEncoder
 from pgs.core.errors import DataError
 
 
@@ -58,7 +58,7 @@ def _reference_window(wave: np.ndarray, frame: int, fps: float, sr: int = 16000,
 @pytest.mark.parametrize("kind", ["mel", "mfcc"])
 def test_features_match_independent_float64_reference(fps: float, kind: str) -> None:
     wave = speechlike(1.0, seed=4)
-    enc = build_mel(MelConfig(fps=fps)) if kind == "mel" else build_mfcc(MfccConfig(fps=fps))
+    enc = MEL_SPEC.factory(MelConfig(fps=fps)) if kind == "mel" else MFCC_SPEC.factory(MfccConfig(fps=fps))
     feats = enc.encode(wave, 16000)
     frames = feats.num_frames
     assert frames == round_half_up(16000, 16000, fps)
@@ -70,7 +70,7 @@ def test_features_match_independent_float64_reference(fps: float, kind: str) -> 
 def test_window_layout_at_25fps_is_the_deepspeech_layout() -> None:
     # a 50 Hz step sequence s_m (centred at 20 m + 10 ms); frame i's window = s_{2i-8} .. s_{2i+7}
     wave = speechlike(2.0, seed=5)
-    enc = build_mel(MelConfig())
+    enc = MEL_SPEC.factory(MelConfig())
     feats = enc.encode(wave, 16000).features
     seq = enc.steps_at(wave, 0, torch.arange(100) * 320 + 160)  # [100, 80]
     for i in range(4, 46):

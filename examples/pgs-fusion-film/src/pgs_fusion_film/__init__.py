@@ -44,12 +44,10 @@ class FiLMFusion(FusionModule):
         config: dimensions, outputs and scaling.
     """
 
-    name = "film"
     description = "Example third-party plugin: FiLM modulation of spatial features by audio and expression"
 
     def __init__(self, config: FiLMConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         hidden = config.hidden_dim
         self.spatial = nn.Linear(config.spatial_dim, hidden)
         self.condition = nn.Linear(config.audio_dim + config.expression_dim, 2 * hidden)
@@ -89,6 +87,6 @@ class FiLMFusion(FusionModule):
         )
 
 
-SPEC = ComponentSpec.of(FUSION, FiLMConfig, FiLMFusion)
+SPEC = ComponentSpec.of(FUSION, FiLMConfig, FiLMFusion, name="film")
 
 __all__ = ["SPEC", "FiLMConfig", "FiLMFusion"]

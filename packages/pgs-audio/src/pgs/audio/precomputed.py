@@ -68,6 +68,7 @@ class NpyEncoder(AudioEncoder):
     """Reads precomputed per-frame features (`NpyConfig`)."""
 
     name = "npy"
+    description = "Precomputed features from .npy: DeepSpeech [N,16,29], HuBERT [N,2,1024], wav2vec [N,16,44]."
 
     def __init__(self, config: NpyConfig) -> None:
         self.config = config
@@ -208,17 +209,6 @@ class NpyEncoder(AudioEncoder):
         return self._match(feats, frame_count(wave.shape[0], rate, self.config.fps), source)
 
 
-def build_npy(config: NpyConfig) -> NpyEncoder:
-    """Factory of the `npy` encoder."""
-    return NpyEncoder(config)
-
-
-NPY_SPEC = ComponentSpec(
-    name="npy",
-    group=AUDIO_ENCODERS,
-    config_class=NpyConfig,
-    factory=build_npy,
-    description="Precomputed features from .npy: DeepSpeech [N,16,29], HuBERT [N,2,1024], wav2vec [N,16,44].",
-)
+NPY_SPEC = ComponentSpec.of(AUDIO_ENCODERS, NpyConfig, NpyEncoder)
 
 __all__ = ["NPY_SPEC", "PUBLISHED_FPS", "NpyConfig", "NpyEncoder"]

@@ -19,13 +19,11 @@ import torchaudio.transforms as AT
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 
-from pgs.audio.base import WaveformEncoder
+from pgs.audio.base import WaveformEncoder, variant_specs
 from pgs.audio.timing import window_centres
 from pgs.core.errors import DataError
-from pgs.core.groups import AUDIO_ENCODERS
 from pgs.core.interfaces import AudioEncoderConfig, StreamingAudioEncoder
 from pgs.core.io.audio import check_sample_rate, check_waveform, frame_count
-from pgs.core.registry import ComponentSpec
 
 #: STFT frames computed per batch (bounds memory for long files).
 _BATCH = 8192
@@ -272,30 +270,10 @@ def _check_stream_rate(sample_rate: int, encoder: SpectralEncoder) -> None:
         )
 
 
-def build_mel(config: MelConfig) -> SpectralEncoder:
-    """Factory of the `mel` encoder."""
-    return SpectralEncoder(config, "mel")
-
-
-def build_mfcc(config: MfccConfig) -> SpectralEncoder:
-    """Factory of the `mfcc` encoder."""
-    return SpectralEncoder(config, "mfcc")
-
-
-MEL_SPEC = ComponentSpec(
-    name="mel",
-    group=AUDIO_ENCODERS,
-    config_class=MelConfig,
-    factory=build_mel,
-    description="Log-mel spectrogram (torchaudio), 80 bins at 16 kHz, 16 steps of 20 ms centred on each frame.",
-)
-
-MFCC_SPEC = ComponentSpec(
-    name="mfcc",
-    group=AUDIO_ENCODERS,
-    config_class=MfccConfig,
-    factory=build_mfcc,
-    description="MFCC (torchaudio DCT of the log-mel), 16 steps of 20 ms centred on each frame.",
+MEL_SPEC, MFCC_SPEC = variant_specs(
+    SpectralEncoder,
+    ("mel", MelConfig, "Log-mel spectrogram (torchaudio), 80 bins at 16 kHz, 16 steps of 20 ms centred on each frame."),
+    ("mfcc", MfccConfig, "MFCC (torchaudio DCT of the log-mel), 16 steps of 20 ms centred on each frame."),
 )
 
 __all__ = ["MEL_SPEC", "MFCC_SPEC", "MelConfig", "MfccConfig", "SpectralEncoder", "SpectralStream"]

@@ -29,12 +29,10 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from pgs.audio.base import WaveformEncoder
+from pgs.audio.base import WaveformEncoder, variant_specs
 from pgs.audio.timing import pairs_positions, sample_sequence, window_positions
 from pgs.core.errors import DataError
-from pgs.core.groups import AUDIO_ENCODERS
 from pgs.core.interfaces import AudioEncoderConfig
-from pgs.core.registry import ComponentSpec
 
 #: Model input rate and output rate (the conv feature extractor's stride is 320 samples).
 MODEL_RATE = 16000
@@ -295,30 +293,18 @@ def _compare_keys(model: nn.Module, state: dict[str, Tensor]) -> tuple[list[str]
     return sorted(expected - got), sorted(got - expected)
 
 
-def build_hubert(config: HubertConfig) -> SslEncoder:
-    """Factory of the `hubert` encoder."""
-    return SslEncoder(config, "hubert")
-
-
-def build_wav2vec2(config: Wav2Vec2Config) -> SslEncoder:
-    """Factory of the `wav2vec2` encoder."""
-    return SslEncoder(config, "wav2vec2")
-
-
-HUBERT_SPEC = ComponentSpec(
-    name="hubert",
-    group=AUDIO_ENCODERS,
-    config_class=HubertConfig,
-    factory=build_hubert,
-    description="HuBERT hidden states (torchaudio architecture, local weights), [F, 2, 1024] like ER-NeRF.",
-)
-
-WAV2VEC2_SPEC = ComponentSpec(
-    name="wav2vec2",
-    group=AUDIO_ENCODERS,
-    config_class=Wav2Vec2Config,
-    factory=build_wav2vec2,
-    description="wav2vec 2.0 hidden states (torchaudio architecture, local weights), [F, 2, C] per frame.",
+HUBERT_SPEC, WAV2VEC2_SPEC = variant_specs(
+    SslEncoder,
+    (
+        "hubert",
+        HubertConfig,
+        "HuBERT hidden states (torchaudio architecture, local weights), [F, 2, 1024] like ER-NeRF.",
+    ),
+    (
+        "wav2vec2",
+        Wav2Vec2Config,
+        "wav2vec 2.0 hidden states (torchaudio architecture, local weights), [F, 2, C] per frame.",
+    ),
 )
 
 __all__ = [

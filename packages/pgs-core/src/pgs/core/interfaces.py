@@ -272,12 +272,18 @@ class FusionConfig(ComponentConfig):
 class FusionModule(nn.Module, ABC):
     """Predicts each Gaussian's deformation from spatial, audio and expression features.
 
-    Implementations take their `FusionConfig` subclass in ``__init__``, keep it as `config`, and
-    implement `predict`. `forward` is the template: it validates the inputs (`check_inputs`),
-    then calls `predict`, so no implementation can forget the checks.
+    Implementations take their `FusionConfig` subclass in ``__init__``, keep it as `config`
+    (``super().__init__(config)`` does), and implement `predict`. `forward` is the template: it
+    validates the inputs (`check_inputs`), then calls `predict`, so no implementation can forget
+    the checks.
     """
 
     config: FusionConfig
+
+    def __init__(self, config: FusionConfig | None = None) -> None:
+        super().__init__()
+        if config is not None:
+            self.config = config
 
     def forward(
         self, spatial: Tensor, audio: Tensor, expression: Tensor | None = None, **context: Tensor | None

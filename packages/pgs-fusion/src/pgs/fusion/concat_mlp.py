@@ -75,12 +75,10 @@ class ConcatMLPFusion(FusionModule):
         config: dimensions, outputs, attention settings and head settings.
     """
 
-    name = "concat-mlp"
     description = "TalkingGaussian baseline ('w/o MGF'): spatial channel attention, concatenation, MLP"
 
     def __init__(self, config: ConcatMLPConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         use_attention = config.audio_attention
         self.use_audio_attention = config.expression_dim > 0 if use_attention is None else use_attention
         if self.use_audio_attention:
@@ -120,6 +118,6 @@ class ConcatMLPFusion(FusionModule):
         return self.head(parts)
 
 
-SPEC = ComponentSpec.of(FUSION, ConcatMLPConfig, ConcatMLPFusion)
+SPEC = ComponentSpec.of(FUSION, ConcatMLPConfig, ConcatMLPFusion, name="concat-mlp")
 
 __all__ = ["SPEC", "ConcatMLPConfig", "ConcatMLPFusion"]

@@ -77,12 +77,10 @@ class CrossAttentionFusion(FusionModule):
         config: dimensions, outputs, attention sizes and head settings.
     """
 
-    name = "cross-attention"
     description = "GaussianTalker baseline: per-point query attends to audio, expression, (camera) and null tokens"
 
     def __init__(self, config: CrossAttentionConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         d = config.model_dim
         self.query_in = nn.Linear(config.spatial_dim, d)
         self.audio_token = mlp(config.audio_dim, config.token_hidden, d)
@@ -175,6 +173,6 @@ class CrossAttentionFusion(FusionModule):
         return self.head((z,))
 
 
-SPEC = ComponentSpec.of(FUSION, CrossAttentionConfig, CrossAttentionFusion)
+SPEC = ComponentSpec.of(FUSION, CrossAttentionConfig, CrossAttentionFusion, name="cross-attention")
 
 __all__ = ["SPEC", "CrossAttentionConfig", "CrossAttentionFusion"]

@@ -45,12 +45,10 @@ class MGFFusion(FusionModule):
         config: dimensions, outputs and head settings.
     """
 
-    name = "mgf"
     description = "PGSTalker Multimodal Gated Fusion (Eqs. 6-9): sigmoid-gated audio, face and mouth variants"
 
     def __init__(self, config: MGFConfig) -> None:
-        super().__init__()
-        self.config = config
+        super().__init__(config)
         c = config.proj_dim
         self.face = config.expression_dim > 0
         self.audio_proj = nn.Linear(config.audio_dim, c, bias=False)  # f'_a
@@ -98,6 +96,6 @@ class MGFFusion(FusionModule):
         return self.head(parts)
 
 
-SPEC = ComponentSpec.of(FUSION, MGFConfig, MGFFusion)
+SPEC = ComponentSpec.of(FUSION, MGFConfig, MGFFusion, name="mgf")
 
 __all__ = ["SPEC", "MGFConfig", "MGFFusion"]
