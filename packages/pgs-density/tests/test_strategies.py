@@ -15,6 +15,7 @@ from pgs.core.errors import ConfigError
 from pgs.core.interfaces import DensityReport
 from pgs.core.registry import registry
 from pgs.core.testing import check_density
+from pgs.core.testing.properties import int_ranges, property_test
 from pgs.density import GradientConfig, GradientStrategy, PixelAwareConfig, PixelAwareStrategy
 from pgs.density.specs import GRADIENT, PIXEL_AWARE
 
@@ -96,14 +97,7 @@ def _same_outcome(run_a, run_b):
         assert torch.equal(params_a[k], params_b[k]), k
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    c=st.integers(1, 4),
-    n=st.integers(1, 25),
-    steps=st.integers(1, 4),
-    count=st.integers(1, 5000),
-    seed=st.integers(0, 10**6),
-)
+@property_test(30, **int_ranges(c=(1, 4), n=(1, 25), steps=(1, 4), count=(1, 5000), seed=(0, 10**6)))
 def test_equal_pixel_counts_give_the_gradient_decisions(factories, c, n, steps, count, seed):
     """Eq. 2 with m_k = const in every (valid) view is Eq. 1: same clones, splits and resulting tensors."""
     views = []
@@ -118,14 +112,7 @@ def test_equal_pixel_counts_give_the_gradient_decisions(factories, c, n, steps, 
     )
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    c=st.integers(1, 4),
-    n=st.integers(1, 25),
-    steps=st.integers(1, 3),
-    factor=st.integers(2, 1000),
-    seed=st.integers(0, 10**6),
-)
+@property_test(30, **int_ranges(c=(1, 4), n=(1, 25), steps=(1, 3), factor=(2, 1000), seed=(0, 10**6)))
 def test_scaling_all_counts_changes_nothing(factories, c, n, steps, factor, seed):
     views = [_random_views(c, n, seed + i) for i in range(steps)]
     scaled = [(g, r, d, m * factor) for g, r, d, m in views]
@@ -159,14 +146,7 @@ def test_zero_pixel_view_does_not_move_the_average(factories, c, n, seed):
     assert torch.equal(g_after.weight_sum, g_before.weight_sum + 1)
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    n=st.integers(1, 15),
-    cap_extra=st.integers(0, 20),
-    steps=st.integers(1, 6),
-    seed=st.integers(0, 10**6),
-    pixel=st.booleans(),
-)
+@property_test(25, **int_ranges(n=(1, 15), cap_extra=(0, 20), steps=(1, 6), seed=(0, 10**6)), pixel=st.booleans())
 def test_cap_is_never_exceeded(factories, n, cap_extra, steps, seed, pixel):
     cap = n + cap_extra
     cfg = dict(GROWTH_ONLY, grad_threshold=1e-6, max_gaussians=cap)

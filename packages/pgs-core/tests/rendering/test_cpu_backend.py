@@ -10,8 +10,9 @@ import threading
 
 import pytest
 import torch
-from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from pgs.core.testing.properties import int_ranges, property_test
 
 pytest.importorskip("numba")
 
@@ -91,14 +92,9 @@ def assert_parity(a, ga, b, gb) -> None:
         torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-4 * max(scale, 1e-6), msg=name)
 
 
-@settings(max_examples=30, deadline=None)
-@given(
-    seed=st.integers(0, 100_000),
-    n=st.integers(1, 60),
-    width=st.integers(1, 40),
-    height=st.integers(1, 33),
-    cameras=st.integers(1, 2),
-    sh_degree=st.integers(0, 3),
+@property_test(
+    30,
+    **int_ranges(seed=(0, 100_000), n=(1, 60), width=(1, 40), height=(1, 33), cameras=(1, 2), sh_degree=(0, 3)),
     tile_size=st.sampled_from([4, 8, 16, 20]),  # 20: partial 8-pixel chunks
     spread=st.sampled_from([0.3, 1.0, 2.5]),
 )

@@ -6,8 +6,9 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from pgs.core.testing.properties import int_ranges, property_test
 
 pytest.importorskip("numba")
 
@@ -50,13 +51,9 @@ def assert_same(a, b) -> None:
     assert torch.equal(a.gaussian_ids, b.gaussian_ids)
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    seed=st.integers(0, 100_000),
-    n=st.integers(0, 300),
-    width=st.integers(1, 90),
-    height=st.integers(1, 70),
-    cameras=st.integers(1, 3),
+@property_test(
+    40,
+    **int_ranges(seed=(0, 100_000), n=(0, 300), width=(1, 90), height=(1, 70), cameras=(1, 3)),
     tile_size=st.sampled_from([1, 3, 8, 16, 64]),
     spread=st.sampled_from([0.2, 1.0, 3.0]),
 )

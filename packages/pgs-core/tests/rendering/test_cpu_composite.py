@@ -13,8 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from pgs.core.testing.properties import int_ranges, property_test
 
 pytest.importorskip("numba")
 
@@ -139,13 +140,9 @@ def test_matches_dense_reference_fixed(subset: bool) -> None:
     check_against_dense(proj, bins, W, H, seed=7)
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    C=st.integers(1, 2),
-    N=st.integers(1, 25),
-    W=st.integers(1, 27),
-    H=st.integers(1, 15),
+@property_test(
+    25,
+    **int_ranges(seed=(0, 10_000), C=(1, 2), N=(1, 25), W=(1, 27), H=(1, 15)),
     tile_size=st.sampled_from([2, 4, 12, 16]),  # 12: a tile row ends inside an 8-pixel chunk
     subset=st.booleans(),
     big=st.booleans(),
