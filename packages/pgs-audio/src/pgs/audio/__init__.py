@@ -9,25 +9,16 @@ Public API::
     save(feats, "aud_mel.npy"); again = load("aud_mel.npy")
 
 Encoders (registry group ``pgs.audio_encoders``): ``mel``, ``mfcc`` (with a streaming variant),
-``npy`` (precomputed DeepSpeech / HuBERT / wav2vec features), ``hubert``, ``wav2vec2``.
-
-Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
+``npy`` (precomputed DeepSpeech / HuBERT / wav2vec features), ``hubert``, ``wav2vec2``. The
+public names load on first use (`pgs.core.lazy`, PEP 562): ``import pgs.audio`` imports no torch.
 """
 
-from pgs.core.lazy import lazy_exports
+from pgs.core.lazy import lazy_modules
 
 _EXPORTS = {
-    "create_encoder": "pgs.audio.api",
-    "encode_file": "pgs.audio.api",
-    "KNOWN_LAYOUTS": "pgs.audio.features_io",
-    "detect_layout": "pgs.audio.features_io",
-    "load": "pgs.audio.features_io",
-    "load_features": "pgs.audio.features_io",
-    "save": "pgs.audio.features_io",
-    "save_features": "pgs.audio.features_io",
-    "frame_count": "pgs.core.io.audio",
-    "load_audio": "pgs.core.io.audio",
-    "resample": "pgs.core.io.audio",
+    "pgs.audio.api": "create_encoder encode_file",
+    "pgs.audio.features_io": "KNOWN_LAYOUTS detect_layout load load_features save save_features",
+    "pgs.core.io.audio": "frame_count load_audio resample",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_modules(__name__, _EXPORTS)

@@ -39,4 +39,22 @@ def lazy_exports(
     return get_attribute, list_names, names
 
 
-__all__ = ["lazy_exports"]
+def lazy_modules(
+    package: str, modules: dict[str, str], eager: dict[str, Any] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """`lazy_exports` from the compact form: module -> its public names, space-separated.
+
+    Example: ``lazy_modules(__name__, {"pgs.fusion.mgf": "MGFConfig MGFFusion"})``.
+
+    Raises:
+        ValueError: a name listed under two modules.
+    """
+    exports: dict[str, str] = {}
+    for module, names in modules.items():
+        for name in names.split():
+            if exports.setdefault(name, module) != module:
+                raise ValueError(f"{package}: {name!r} is listed under {exports[name]} and {module}")
+    return lazy_exports(package, exports, eager)
+
+
+__all__ = ["lazy_exports", "lazy_modules"]

@@ -16,27 +16,15 @@ The commands themselves: ``pgs eval`` (`pgs.eval.checkpoint_eval.evaluate_checkp
 Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
 """
 
-from pgs.core.lazy import lazy_exports
+from pgs.core.lazy import lazy_modules
 
 _EXPORTS = {
-    "MissingWeightsError": "pgs.eval.errors",
-    "density_picture_png": "pgs.eval.figures",
-    "frame_strip_png": "pgs.eval.figures",
-    "FpsMeasurement": "pgs.eval.fps",
-    "measure_fps": "pgs.eval.fps",
-    "CROSS_DRIVEN_METRICS": "pgs.eval.report",
-    "SELF_DRIVEN_METRICS": "pgs.eval.report",
-    "EvaluationReport": "pgs.eval.report",
-    "build_evaluators": "pgs.eval.report",
-    "evaluate_frames": "pgs.eval.report",
-    "read_report": "pgs.eval.report",
-    "write_report": "pgs.eval.report",
-    "TABLE3_VARIANTS": "pgs.eval.tables",
-    "AblationRow": "pgs.eval.tables",
-    "AblationVariant": "pgs.eval.tables",
-    "table1_markdown": "pgs.eval.tables",
-    "table2_markdown": "pgs.eval.tables",
-    "table3_markdown": "pgs.eval.tables",
+    "pgs.eval.errors": "MissingWeightsError",
+    "pgs.eval.figures": "density_picture_png frame_strip_png",
+    "pgs.eval.fps": "FpsMeasurement measure_fps",
+    "pgs.eval.report": "CROSS_DRIVEN_METRICS SELF_DRIVEN_METRICS EvaluationReport build_evaluators evaluate_frames"
+    " read_report write_report",
+    "pgs.eval.tables": "TABLE3_VARIANTS AblationRow AblationVariant table1_markdown table2_markdown table3_markdown",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_modules(__name__, _EXPORTS)

@@ -12,18 +12,13 @@ them through the registry: ``registry("pgs.fusion").create("mgf", {...})``.
 Public names are re-exported lazily (PEP 562): importing the package imports neither torch nor numpy.
 """
 
-from pgs.core.lazy import lazy_exports
+from pgs.core.lazy import lazy_modules
 
 _EXPORTS = {
-    "ConcatMLPConfig": "pgs.fusion.concat_mlp",
-    "ConcatMLPFusion": "pgs.fusion.concat_mlp",
-    "CrossAttentionConfig": "pgs.fusion.cross_attention",
-    "CrossAttentionFusion": "pgs.fusion.cross_attention",
-    "DeformationHead": "pgs.fusion.heads",
-    "HeadConfig": "pgs.fusion.heads",
-    "split_linear": "pgs.fusion.heads",
-    "MGFConfig": "pgs.fusion.mgf",
-    "MGFFusion": "pgs.fusion.mgf",
+    "pgs.fusion.concat_mlp": "ConcatMLPConfig ConcatMLPFusion",
+    "pgs.fusion.cross_attention": "CrossAttentionConfig CrossAttentionFusion",
+    "pgs.fusion.heads": "DeformationHead HeadConfig split_linear",
+    "pgs.fusion.mgf": "MGFConfig MGFFusion",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_modules(__name__, _EXPORTS)
