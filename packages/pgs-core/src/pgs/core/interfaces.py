@@ -574,7 +574,14 @@ PIXEL_COUNT_RULES: tuple[str, ...] = ("paper", "pixel-gs")
 
 
 class Rasterizer(ABC):
-    """Differentiable Gaussian rasterizer backend."""
+    """Differentiable Gaussian rasterizer backend.
+
+    `render` is the template: backends implement `_render` only.
+
+    Args:
+        config: tile size, low-pass eps2d, the Eq. 4 z_min and the Eq. 5 pixel-count rule (default:
+            `RasterizerConfig()`).
+    """
 
     name: str
     config: RasterizerConfig

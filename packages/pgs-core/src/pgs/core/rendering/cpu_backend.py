@@ -40,9 +40,6 @@ class CpuRasterizer(Rasterizer):
 
     Deterministic (bit-identical outputs and gradients from run to run) and safe to call from
     several Python threads (kernel launches are serialised; each uses every core).
-
-    Args:
-        config: tile size, low-pass eps2d, the Eq. 4 z_min and the Eq. 5 pixel-count rule.
     """
 
     name = "cpu"
@@ -51,7 +48,7 @@ class CpuRasterizer(Rasterizer):
     def _render(
         self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
     ) -> RenderResult:
-        """Render `gaussians` into every camera (`Rasterizer.render` calls this).
+        """Render with the compiled compositor and counting-sort binner (CPU tensors only).
 
         Raises:
             RenderError: invalid inputs, or tensors on a device other than the CPU.

@@ -118,11 +118,7 @@ def counts_from_projection(proj: Projection, width: int, height: int, tile_size:
 
 
 class GsplatRasterizer(Rasterizer):
-    """gsplat CUDA rasterizer returning the toolkit's `RenderResult` (rules as close as gsplat allows).
-
-    Args:
-        config: tile size, low-pass eps2d, the Eq. 4 z_min and the Eq. 5 pixel-count rule.
-    """
+    """gsplat CUDA rasterizer returning the toolkit's `RenderResult` (rules as close as gsplat allows)."""
 
     name = "gsplat"
     description = "gsplat CUDA rasterizer (fastest on a GPU; CUDA only), with pixel counts."
@@ -130,7 +126,7 @@ class GsplatRasterizer(Rasterizer):
     def _render(
         self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
     ) -> RenderResult:
-        """Render `gaussians` into every camera (`Rasterizer.render` calls this)."""
+        """Call gsplat's CUDA `rasterization`, then convert its outputs (radii, Eq. 5 counts) to a `RenderResult`."""
         _require_cuda(gaussians.device if isinstance(gaussians, GaussianParams) else torch.device("cpu"))
         validate_render_inputs(gaussians, cameras, sh_degree)
         from gsplat import rasterization

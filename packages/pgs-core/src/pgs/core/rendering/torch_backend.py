@@ -22,9 +22,6 @@ class TorchRasterizer(Rasterizer):
 
     Pixel counts follow ``config.pixel_count_rule`` and are computed only when asked for (see
     `Rasterizer.render`).
-
-    Args:
-        config: tile size, low-pass eps2d, the Eq. 4 z_min and the Eq. 5 pixel-count rule.
     """
 
     name = "torch"
@@ -33,7 +30,7 @@ class TorchRasterizer(Rasterizer):
     def _render(
         self, gaussians: GaussianParams, cameras: Cameras, sh_degree: int | None, with_pixel_counts: bool | None
     ) -> RenderResult:
-        """Render `gaussians` into every camera (`Rasterizer.render` calls this)."""
+        """Project, bin and composite in PyTorch (`render_pipeline` with the torch compositor)."""
         return render_pipeline(
             composite, self.config, gaussians, cameras, sh_degree, with_pixel_counts=with_pixel_counts
         )
