@@ -75,22 +75,26 @@ def _evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The parsed options `EvalOptions` takes under the same names.
+_SAME_NAMED_OPTIONS = (
+    "region",
+    "lpips_weights",
+    "syncnet_weights",
+    "landmarker",
+    "max_frames",
+    "fps_frames",
+    "static",
+    "lse_crop",
+    "landmarks",
+)
+
+
 def _options(args: argparse.Namespace, device: str = "auto") -> EvalOptions:
+    from pgs.core.cli.namespace import pick
     from pgs.eval.selfdriven import EvalOptions
 
-    return EvalOptions(
-        region=args.region,
-        lpips_weights=args.lpips_weights,
-        syncnet_weights=args.syncnet_weights,
-        landmarker=args.landmarker,
-        max_frames=args.max_frames,
-        fps_frames=args.fps_frames,
-        fps_warmup=min(10, args.fps_frames),
-        device=args.device or device,
-        static=args.static,
-        lse_crop=args.lse_crop,
-        landmarks=args.landmarks,
-    )
+    options = pick(args, *_SAME_NAMED_OPTIONS)
+    return EvalOptions(**options, fps_warmup=min(10, args.fps_frames), device=args.device or device)
 
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,8 @@ examples:
   pgs plugins --check      load every plugin; exit code 1 if any fails
 """
 
+DESCRIPTION = "List the components installed in every plugin group.\n\n" + EXAMPLES
+
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -91,10 +93,4 @@ def _print_table(rows: list[dict], missing: dict[str, str]) -> None:
         stdout.print(f"No plugin packages are installed. Install them with: pip install {' '.join(plugin_packages)}")
 
 
-SPEC = CommandSpec(
-    name="plugins",
-    help="list installed plugins per group",
-    add_arguments=_add_arguments,
-    run=_run,
-    description="List the components installed in every plugin group.\n\n" + EXAMPLES,
-)
+SPEC = CommandSpec("plugins", "list installed plugins per group", _add_arguments, _run, DESCRIPTION)

@@ -13,6 +13,8 @@ examples:
   pgs validate run.yaml        exit 0 if valid, 2 with one line per problem otherwise
 """
 
+DESCRIPTION = "Validate a run config (YAML or JSON), including every plugin's parameters.\n\n" + EXAMPLES
+
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="run config file (.yaml, .yml or .json)")
@@ -26,10 +28,4 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-SPEC = CommandSpec(
-    name="validate",
-    help="check a run config file",
-    add_arguments=_add_arguments,
-    run=_run,
-    description="Validate a run config (YAML or JSON), including every plugin's parameters.\n\n" + EXAMPLES,
-)
+SPEC = CommandSpec("validate", "check a run config file", _add_arguments, _run, DESCRIPTION)

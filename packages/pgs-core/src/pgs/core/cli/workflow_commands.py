@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pgs.core.cli.arg_types import int_at_least, positive_float, positive_int
 from pgs.core.cli.console import stderr, stdout
+from pgs.core.cli.namespace import pick
 from pgs.core.errors import ConfigError
 from pgs.core.registry import CommandSpec
 
@@ -246,17 +247,8 @@ def _render_arguments(parser: argparse.ArgumentParser) -> None:
 def _render_run(args: argparse.Namespace) -> int:
     from pgs.core.render import render_video
 
-    out = render_video(
-        args.checkpoint,
-        args.audio,
-        args.out,
-        args.data,
-        args.device,
-        args.rasterizer,
-        args.fps,
-        quiet=args.quiet,
-        overwrite=args.overwrite,
-    )
+    names = ("checkpoint", "audio", "out", "data", "device", "rasterizer", "fps", "quiet", "overwrite")
+    out = render_video(**pick(args, *names))
     stdout.print(f"wrote {out}")
     return 0
 
@@ -378,17 +370,8 @@ def _video_demo_run(args: argparse.Namespace) -> int:
 
     if args.quick:
         raise ConfigError("--quick is for the synthetic demo; with --video use --max-frames and --preset")
-    report = run_video_demo(
-        args.out,
-        args.video,
-        args.landmarker,
-        size=args.size,
-        preset=args.preset,
-        seed=args.seed,
-        overwrite=args.overwrite,
-        max_frames=args.max_frames,
-        quiet=args.quiet,
-    )
+    options = pick(args, "size", "preset", "seed", "overwrite", "max_frames", "quiet")
+    report = run_video_demo(args.out, args.video, args.landmarker, **options)
     stdout.print(f"demo done: {video_summary(report)}; report in {args.out / 'report.md'}")
     return 0
 

@@ -60,6 +60,7 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sweep_run(args: argparse.Namespace) -> int:
     from pgs.core.cli.console import stderr, stdout
+    from pgs.core.cli.namespace import pick
     from pgs.core.errors import ConfigError
     from pgs.core.overrides import parse_override
     from pgs.eval.sweep import load_sweep, run_sweep
@@ -71,16 +72,7 @@ def _sweep_run(args: argparse.Namespace) -> int:
         for run in sweep.runs:
             stdout.print(f"{run.run_id}\t{run.folder}", markup=False, highlight=False)
         return 0
-    done = run_sweep(
-        sweep,
-        executor=args.executor,
-        address=args.address,
-        num_cpus=args.num_cpus,
-        num_gpus=args.num_gpus,
-        retries=args.retries,
-        retrain=args.retrain,
-        quiet=args.quiet,
-    )
+    done = run_sweep(sweep, **pick(args, "executor", "address", "num_cpus", "num_gpus", "retries", "retrain", "quiet"))
     stdout.print(done.files.markdown.read_text(encoding="utf-8"), markup=False, highlight=False)
     outcome = done.outcome
     stdout.print(
