@@ -25,18 +25,12 @@ import pytest
 
 from pgs.core.groups import ALL_GROUPS, FUSION, KNOWN_COMPONENTS
 from pgs.core.registry import registry
+from pgs.core.testing.modules import load_module_file
 
 pytestmark = pytest.mark.slow
 
 
-def _load_blocks() -> Any:
-    spec = importlib.util.spec_from_file_location("readme_blocks", Path(__file__).with_name("readme_blocks.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_blocks = _load_blocks()
+_blocks = load_module_file(Path(__file__).with_name("readme_blocks.py"))
 REPO: Path = _blocks.REPO
 runnable_blocks = _blocks.runnable_blocks
 

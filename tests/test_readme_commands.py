@@ -19,27 +19,19 @@ written.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
+from pgs.core.testing.modules import load_module_file
 
-def _load_blocks() -> Any:
-    spec = importlib.util.spec_from_file_location("readme_blocks", Path(__file__).with_name("readme_blocks.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_blocks = _load_blocks()
+_blocks = load_module_file(Path(__file__).with_name("readme_blocks.py"))
 REPO: Path = _blocks.REPO
 README: Path = _blocks.README
 runnable_blocks = _blocks.runnable_blocks

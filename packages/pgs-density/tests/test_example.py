@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,15 +9,13 @@ import pytest
 
 from pgs.core.errors import PgsError
 from pgs.core.registry import registry
+from pgs.core.testing.modules import load_module_file
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "density_fig5.py"
 
 
 def _load():
-    spec = importlib.util.spec_from_file_location("density_fig5", EXAMPLE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module_file(EXAMPLE)
 
 
 def test_example_writes_png(tmp_path, capsys):
