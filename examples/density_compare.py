@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +26,7 @@ import torch
 from common import add_run_arguments, check_run_arguments, small_config, speaker_folder
 from matplotlib.path import Path as Polygon
 
+from pgs.core.io.figures import write_figure
 from pgs.core.training.trainer import Trainer
 
 STRATEGIES = ("gradient", "pixel-aware")
@@ -103,16 +102,7 @@ def save_figure(path: Path, gt: np.ndarray, polygons: dict, results: dict[str, d
         ax.set_yticks([])
     axes[-1].legend(loc="lower right", fontsize=8, markerscale=3)
     fig.suptitle("Gaussian centres per facial region, same steps and budget")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from pgs.core.errors import PgsError
+from pgs.core.io.figures import write_figure
 from pgs.core.registry import registry
 from pgs.density.toy_scene import fit, local_density, make_scene, project, sparse_start
 
@@ -98,16 +97,7 @@ def save_figure(path: Path, scene, results: dict, view: int = 0) -> None:
         ax.set_yticks([])
     fig.colorbar(sc, ax=axes.tolist(), shrink=0.8, label="log10 local density (k=8 neighbours)")
     fig.suptitle("Gaussian centres in one held-out view, same start and budget")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)  # never leave a half-written PNG
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_figure(fig, path, dpi=110)  # atomic: never a half-written PNG
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ numbered note; an infinite PSNR shows as ``∞``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pgs.core.interfaces import MetricValue
@@ -101,20 +101,29 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], align_left: int =
 
 def protocol_lines(labelled: Sequence[tuple[str, EvaluationReport]], names: Sequence[str]) -> list[str]:
     """One line per metric: its protocol, or each distinct protocol with the rows that used it."""
-    lines = []
+    protocols: dict[str, dict[str, list[str]]] = {}  # metric -> protocol -> row labels
     for name in names:
-        seen: dict[str, list[str]] = {}
         for label, report in labelled:
             metric = report.get(name)
             if metric is not None:
-                seen.setdefault(metric.protocol, []).append(label)
-        if not seen:
-            continue
-        if len(seen) == 1:
-            lines.append(f"- {name}: {next(iter(seen))}")
+                protocols.setdefault(name, {}).setdefault(metric.protocol, []).append(label)
+    return protocol_summary(protocols, "rows")
+
+
+def protocol_summary(protocols: Mapping[str, Mapping[str, Sequence[str]]], between: str) -> list[str]:
+    """Markdown lines from ``metric -> protocol -> who used it``: the protocol, or each one with its users.
+
+    Args:
+        protocols: per metric, each distinct protocol text and the rows (or speakers) that used it.
+        between: what the users are, for the "PROTOCOLS DIFFER between ..." line.
+    """
+    lines = []
+    for name, by_protocol in protocols.items():
+        if len(by_protocol) == 1:
+            lines.append(f"- {name}: {next(iter(by_protocol))}")
         else:
-            lines.append(f"- {name}: PROTOCOLS DIFFER between rows:")
-            lines += [f"  - {', '.join(labels)}: {protocol}" for protocol, labels in seen.items()]
+            lines.append(f"- {name}: PROTOCOLS DIFFER between {between}:")
+            lines += [f"  - {', '.join(users)}: {protocol}" for protocol, users in by_protocol.items()]
     return lines
 
 
@@ -312,6 +321,7 @@ __all__ = [
     "format_duration",
     "header",
     "protocol_lines",
+    "protocol_summary",
     "table1_markdown",
     "table2_markdown",
     "table3_markdown",

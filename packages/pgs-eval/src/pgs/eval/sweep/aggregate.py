@@ -29,6 +29,7 @@ from pgs.eval.tables import (
     TABLE3_METRICS,
     format_duration,
     header,
+    protocol_summary,
 )
 
 #: Scope name of the speaker-averaged summary.
@@ -346,14 +347,7 @@ def protocol_md(states: Sequence[Any]) -> list[str]:
                 speakers = protocols.setdefault(name, {}).setdefault(entry["protocol"], [])
                 if s.run.speaker not in speakers:
                     speakers.append(s.run.speaker)
-    lines = []
-    for name, by_protocol in protocols.items():
-        if len(by_protocol) == 1:
-            lines.append(f"- {name}: {next(iter(by_protocol))}")
-        else:
-            lines.append(f"- {name}: PROTOCOLS DIFFER between runs:")
-            lines += [f"  - {', '.join(speakers)}: {text}" for text, speakers in by_protocol.items()]
-    return lines
+    return protocol_summary(protocols, "runs")
 
 
 def sweep_json(sweep: Sweep, summary: Summary, states: Sequence[Any]) -> dict[str, Any]:
