@@ -25,6 +25,7 @@ from pgs.core.data.synthetic import generate_speaker
 from pgs.core.io.atomic import atomic_path, atomic_write_text, current_umask
 from pgs.core.io.run_folder import MARKER, folder_lock, read_marker
 from pgs.core.registry import registry
+from pgs.core.testing.runs import speaker_fixture, tiny_run_config
 from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.launch import start_run
@@ -62,21 +63,8 @@ def assert_one_line_error(capsys: pytest.CaptureFixture[str], code: int, *needle
 
 
 def tiny_config(speaker: Path, output: Path, steps: tuple[int, int, int] = (4, 4, 2)) -> dict[str, Any]:
-    return {
-        "data": {"folder": str(speaker)},
-        "model": {"face": {"num_points": 200}, "mouth": {"num_points": 100}},
-        "stages": {
-            "static_iterations": steps[0],
-            "deform_iterations": steps[1],
-            "finetune_iterations": steps[2],
-            "gaussian_lr": {"position_lr_scale": 1.0, "means_decay": 1.0},
-        },
-        "output": str(output),
-        "log_every": 1,
-        "checkpoint_every": 10_000,
-        "eval_frames": 2,
-        "device": "cpu",
-    }
+    stages = {"gaussian_lr": {"position_lr_scale": 1.0, "means_decay": 1.0}}
+    return tiny_run_config(speaker, output, points=(200, 100), steps=steps, stages=stages, log_every=1, device="cpu")
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:
@@ -84,9 +72,7 @@ def write_config(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_speaker(tmp_path_factory.mktemp("spk") / "speaker", num_frames=22, size=32, seed=3)
+speaker = speaker_fixture(num_frames=22, size=32, seed=3)
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,14 @@ from typing import Any
 import pytest
 import torch
 
-from pgs.core.data.synthetic import generate_speaker
 from pgs.core.interfaces import Rasterizer
 from pgs.core.registry import registry
 from pgs.core.rendering import get_rasterizer
+from pgs.core.testing.runs import needs_training_plugins, speaker_fixture
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
 
-pytestmark = pytest.mark.skipif(
-    not {"pixel-aware", "gradient"} <= set(registry("pgs.density").names())
-    or "mgf" not in registry("pgs.fusion").names()
-    or "mel" not in registry("pgs.audio_encoders").names(),
-    reason="needs pgs-density, pgs-fusion and pgs-audio installed",
-)
+pytestmark = needs_training_plugins(density=("pixel-aware", "gradient"))
 
 
 class SpyRasterizer(Rasterizer):
@@ -39,9 +34,7 @@ class SpyRasterizer(Rasterizer):
         return out
 
 
-@pytest.fixture(scope="module")
-def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_speaker(tmp_path_factory.mktemp("spk") / "speaker", num_frames=20, size=32, seed=3)
+speaker = speaker_fixture(num_frames=20, size=32, seed=3)
 
 
 def _train(speaker: Path, output: Path, strategy: str, monkeypatch: pytest.MonkeyPatch) -> SpyRasterizer:

@@ -10,42 +10,22 @@ import torch
 import yaml
 
 from pgs.core.cli.main import main
-from pgs.core.data.synthetic import generate_speaker
 from pgs.core.errors import ConfigError
 from pgs.core.preset import load_preset, merge, preset_names, preset_path
-from pgs.core.registry import registry
+from pgs.core.testing.runs import needs_training_plugins, speaker_fixture, tiny_run_config
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[4]
 
-needs_plugins = pytest.mark.skipif(
-    not {"mgf"} <= set(registry("pgs.fusion").names())
-    or not {"pixel-aware"} <= set(registry("pgs.density").names())
-    or "mel" not in registry("pgs.audio_encoders").names(),
-    reason="needs pgs-fusion, pgs-density and pgs-audio installed",
-)
+needs_plugins = needs_training_plugins()
 
 
-@pytest.fixture(scope="module")
-def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_speaker(tmp_path_factory.mktemp("spk") / "speaker", num_frames=30, size=40, seed=5)
+speaker = speaker_fixture(num_frames=30, size=40, seed=5)
 
 
 def _tiny(folder: Path, output: Path, base: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
-    refine = {"refine_from": 4, "refine_every": 4, "refine_until": 12}
-    data: dict[str, Any] = {
-        "data": {"folder": str(folder)},
-        "model": {"face": {"num_points": 150}, "mouth": {"num_points": 80}},
-        "stages": {"static_iterations": 8, "deform_iterations": 4, "finetune_iterations": 0},
-        "density": {
-            "face": {"name": "pixel-aware", "params": refine},
-            "mouth": {"name": "pixel-aware", "params": refine},
-        },
-        "output": str(output),
-        "checkpoint_every": 10_000,
-        "eval_frames": 1,
-    }
+    data = tiny_run_config(folder, output, points=(150, 80), steps=(8, 4, 0), refine=(4, 4, 12), eval_frames=1)
     return merge(merge(base or {}, data), overrides)
 
 

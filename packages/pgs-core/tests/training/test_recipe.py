@@ -13,42 +13,22 @@ from hypothesis import strategies as st
 
 from pgs.core.cameras import Cameras
 from pgs.core.data.dataset import SpeakerDataset
-from pgs.core.data.synthetic import generate_speaker
 from pgs.core.errors import ConfigError
-from pgs.core.preset import load_preset, merge, preset_names, preset_path
-from pgs.core.registry import registry
+from pgs.core.preset import load_preset, preset_names, preset_path
+from pgs.core.testing.runs import needs_training_plugins, speaker_fixture, tiny_run_config
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.init import mouth_box, project_points, triangulate
 from pgs.core.training.trainer import STATIC_CHECKPOINT, Trainer, lips_box, lips_l1
 
-needs_plugins = pytest.mark.skipif(
-    not {"mgf"} <= set(registry("pgs.fusion").names())
-    or not {"pixel-aware"} <= set(registry("pgs.density").names())
-    or "mel" not in registry("pgs.audio_encoders").names(),
-    reason="needs pgs-fusion, pgs-density and pgs-audio installed",
-)
+needs_plugins = needs_training_plugins()
 
 
-@pytest.fixture(scope="module")
-def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_speaker(tmp_path_factory.mktemp("spk") / "speaker", num_frames=44, size=48, seed=3)
+speaker = speaker_fixture(num_frames=44, size=48, seed=3)
 
 
 def _config(folder: Path, output: Path, **overrides: Any) -> TrainConfig:
-    refine = {"refine_from": 10, "refine_every": 10, "refine_until": 40}
-    data: dict[str, Any] = {
-        "data": {"folder": str(folder)},
-        "model": {"face": {"num_points": 300}, "mouth": {"num_points": 200}},
-        "stages": {"static_iterations": 20, "deform_iterations": 20, "finetune_iterations": 5},
-        "density": {
-            "face": {"name": "pixel-aware", "params": refine},
-            "mouth": {"name": "pixel-aware", "params": refine},
-        },
-        "output": str(output),
-        "checkpoint_every": 10_000,
-        "eval_frames": 2,
-    }
-    return TrainConfig.model_validate(merge(data, overrides))
+    data = tiny_run_config(folder, output, points=(300, 200), steps=(20, 20, 5), refine=(10, 10, 40), **overrides)
+    return TrainConfig.model_validate(data)
 
 
 def _look_at_cameras(eye: torch.Tensor, size: int = 64, focal: float = 80.0) -> Cameras:

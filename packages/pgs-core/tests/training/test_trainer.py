@@ -11,51 +11,36 @@ import pytest
 import torch
 
 from pgs.core.cli.main import main
-from pgs.core.data.synthetic import generate_speaker
 from pgs.core.registry import registry
+from pgs.core.testing.runs import needs_training_plugins, speaker_fixture, tiny_run_config
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.log import read_jsonl
 from pgs.core.training.trainer import Trainer
 
 pytestmark = pytest.mark.slow
 
-needs_plugins = pytest.mark.skipif(
-    not {"mgf"} <= set(registry("pgs.fusion").names())
-    or not {"pixel-aware", "gradient"} <= set(registry("pgs.density").names())
-    or "mel" not in registry("pgs.audio_encoders").names(),
-    reason="needs pgs-fusion, pgs-density and pgs-audio installed",
-)
+needs_plugins = needs_training_plugins(density=("pixel-aware", "gradient"))
 
 
 def tiny_config(folder: Path, output: Path, **overrides: Any) -> TrainConfig:
     """A few hundred steps in all at 48x48 (the CI budget)."""
-    refine = {"refine_from": 20, "refine_every": 20, "refine_until": 150}
-    data: dict[str, Any] = {
-        "data": {"folder": str(folder)},
-        "model": {"face": {"num_points": 600}, "mouth": {"num_points": 300}},
-        "stages": {
-            "static_iterations": 80,
-            "deform_iterations": 80,
-            "finetune_iterations": 40,
-            "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
-        },
-        "density": {
-            "face": {"name": "pixel-aware", "params": {**refine, "grad_threshold": 2e-4}},
-            "mouth": {"name": "pixel-aware", "params": refine},
-        },
-        "output": str(output),
-        "log_every": 5,
-        "checkpoint_every": 10_000,
-        "eval_frames": 4,
-        "rasterizer": {"name": "auto"},
-    }
-    data.update(overrides)
+    data = tiny_run_config(
+        folder,
+        output,
+        points=(600, 300),
+        steps=(80, 80, 40),
+        refine=(20, 20, 150),
+        eval_frames=4,
+        fast_means=True,
+        density={"face": {"params": {"grad_threshold": 2e-4}}},
+        log_every=5,
+        rasterizer={"name": "auto"},
+    )
+    data.update(overrides)  # whole sections: an overridden "stages" drops the fast means LR
     return TrainConfig.model_validate(data)
 
 
-@pytest.fixture(scope="module")
-def speaker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate_speaker(tmp_path_factory.mktemp("spk") / "speaker", num_frames=44, size=48, seed=1)
+speaker = speaker_fixture(num_frames=44, size=48, seed=1)
 
 
 @pytest.fixture(scope="module")
