@@ -134,6 +134,15 @@ def _zeros_rows(value: Tensor, rows: int) -> Tensor:
     return value.new_zeros((rows, *value.shape[1:]))
 
 
+def _count_selected(
+    params: MutableMapping[str, Tensor], optimizers: MutableMapping[str, torch.optim.Optimizer], mask: Tensor, what: str
+) -> int:
+    """Check the [N] bool `mask` and the optimizers of an operation; how many Gaussians it selects."""
+    check_mask(mask, num_gaussians(params), params["means"].device, f"{what} mask")
+    check_optimizers(params, optimizers)
+    return int(mask.sum())
+
+
 def clone(
     params: MutableMapping[str, Tensor], optimizers: MutableMapping[str, torch.optim.Optimizer], mask: Tensor
 ) -> int:
@@ -147,18 +156,11 @@ def clone(
     Returns:
         Number of Gaussians added.
     """
-    n = num_gaussians(params)
-    check_mask(mask, n, params["means"].device, "clone mask")
-    check_optimizers(params, optimizers)
-    k = int(mask.sum())
-    if k == 0:
-        return 0
-    update_rows(
-        params,
-        optimizers,
-        lambda _name, p: torch.cat([p, p[mask]]),
-        lambda s: torch.cat([s, _zeros_rows(s, k)]),
-    )
+    k = _count_selected(params, optimizers, mask, "clone")
+    if k:
+        update_rows(
+            params, optimizers, lambda _name, p: torch.cat([p, p[mask]]), lambda s: torch.cat([s, _zeros_rows(s, k)])
+        )
     return k
 
 
@@ -188,13 +190,10 @@ def split(
     """
     if n_split < 2:
         raise ValueError(f"n_split: must be >= 2, got {n_split}")
-    n = num_gaussians(params)
-    device = params["means"].device
-    check_mask(mask, n, device, "split mask")
-    check_optimizers(params, optimizers)
-    k = int(mask.sum())
+    k = _count_selected(params, optimizers, mask, "split")
     if k == 0:
         return 0
+    device = params["means"].device
     keep = ~mask
     with torch.no_grad():
         scales = torch.exp(params["log_scales"][mask].detach())  # [k, 3]
@@ -218,24 +217,15 @@ def split(
 def prune(
     params: MutableMapping[str, Tensor], optimizers: MutableMapping[str, torch.optim.Optimizer], mask: Tensor
 ) -> int:
-    """Remove the selected Gaussians (the other rows keep their order).
-
-    Args:
-        params: name -> [N, ...] per-Gaussian parameters; entries are replaced (the dict is mutated).
-        optimizers: name -> optimizer of that parameter; param groups and state follow the rows.
-        mask: [N] bool, the Gaussians to remove.
+    """Remove the Gaussians selected by `mask` [N] (the others keep their order); arguments as `clone`.
 
     Returns:
         Number of Gaussians removed.
     """
-    n = num_gaussians(params)
-    check_mask(mask, n, params["means"].device, "prune mask")
-    check_optimizers(params, optimizers)
-    k = int(mask.sum())
-    if k == 0:
-        return 0
-    keep = ~mask
-    update_rows(params, optimizers, lambda _name, p: p[keep], lambda s: s[keep])
+    k = _count_selected(params, optimizers, mask, "prune")
+    if k:
+        keep = ~mask
+        update_rows(params, optimizers, lambda _name, p: p[keep], lambda s: s[keep])
     return k
 
 
