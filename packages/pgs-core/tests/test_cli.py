@@ -71,3 +71,18 @@ def test_console_script_runs() -> None:
     result = subprocess.run(exe, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "pgs.commands" in result.stdout
+
+
+def test_every_command_has_quiet(capsys: pytest.CaptureFixture[str]) -> None:
+    from pgs.core.cli.main import _load_commands, build_parser
+
+    commands, _ = _load_commands()
+    parser = build_parser(commands)
+    for name in commands:
+        with pytest.raises(SystemExit):
+            parser.parse_args([name, "--help"])
+        assert "--quiet" in capsys.readouterr().out, name
+    assert main(["plugins", "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["plugins"]) == 0  # the next command prints again
+    assert capsys.readouterr().out.strip() != ""

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from pgs.core import __version__
-from pgs.core.cli.console import error
+from pgs.core.cli.console import error, stdout
 from pgs.core.errors import PgsError
 from pgs.core.groups import COMMANDS
 from pgs.core.registry import CommandSpec, PluginFailure, registry
@@ -91,6 +91,10 @@ def build_parser(
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         spec.add_arguments(cmd)
+        if not any("--quiet" in action.option_strings for action in cmd._actions):
+            cmd.add_argument(
+                "--quiet", dest="quiet_output", action="store_true", help="print nothing but errors (exit code only)"
+            )
     return parser
 
 
@@ -123,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    stdout.quiet = bool(getattr(args, "quiet_output", False))
     with sigterm_as_interrupt():
         try:
             return int(commands[args.command].run(args))
