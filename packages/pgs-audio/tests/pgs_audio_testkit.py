@@ -8,18 +8,11 @@ from pathlib import Path
 
 import av
 import numpy as np
-import pytest
 import torch
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 SPEECH_WAV = DATA / "hdtf_RD_Radio34_002.wav"
 SPEECH_MP4 = DATA / "hdtf_RD_Radio34_000.mp4"
-
-
-def need(path: Path) -> Path:
-    if not path.is_file():
-        pytest.skip(f"shared test file {path} is absent (real data lives in <repo>/../shared/data)")
-    return path
 
 
 def round_half_up(num_samples: int, sample_rate: int, fps: float) -> int:

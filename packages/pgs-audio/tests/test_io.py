@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from pgs_audio_testkit import SPEECH_MP4, SPEECH_WAV, need, speechlike, write_media
+from pgs_audio_testkit import SPEECH_MP4, SPEECH_WAV, speechlike, write_media
 
 from pgs.audio import load_audio
 from pgs.audio.io import check_sample_rate, frame_count
 from pgs.core.errors import DataError
+from pgs.core.testing.shared import need
 
 
 def test_wav_stereo_is_mixed_to_mono_exactly(tmp_path: Path) -> None:

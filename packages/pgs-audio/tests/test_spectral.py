@@ -5,11 +5,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pgs_audio_testkit import SPEECH_MP4, SPEECH_WAV, need, round_half_up, speechlike
+from pgs_audio_testkit import SPEECH_MP4, SPEECH_WAV, round_half_up, speechlike
 
 from pgs.audio import create_encoder, encode_file
 from pgs.audio.spectral import MEL_SPEC, MFCC_SPEC, MelConfig, MfccConfig, SpectralEncoder
 from pgs.core.errors import DataError
+from pgs.core.testing.shared import need
 
 
 def _htk_fbank(n_freqs: int, n_mels: int, sr: int, f_min: float, f_max: float) -> np.ndarray:

@@ -8,17 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from pgs.core.testing.shared import need
+
 #: <repo>/../shared/data: real test material beside the checkout, never committed.
 SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 CLIP = SHARED / "hdtf_RD_Radio34_000.mp4"
 FACE_LANDMARKER = SHARED / "face_landmarker.task"
-
-
-def need(path: Path) -> Path:
-    """Skip the test when a shared data file is absent."""
-    if not path.is_file():
-        pytest.skip(f"shared test file {path} is absent (see shared/data/README.md)")
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -82,6 +82,7 @@ def test_short_training_beats_the_mean_image(folder, tmp_path) -> None:
     """A short CPU training run on the prepared folder beats the mean training image on the
     held-out frames, in the head region (the static background makes full-frame PSNR of the
     mean image high on any real clip)."""
+    from pgs.core.testing.runs import tiny_run_config
     from pgs.core.training.config import TrainConfig
     from pgs.core.training.trainer import Trainer
 
@@ -93,25 +94,9 @@ def test_short_training_beats_the_mean_image(folder, tmp_path) -> None:
     ):
         pytest.skip("needs pgs-fusion, pgs-density and pgs-audio installed")
     torch.set_num_threads(1)
-    refine = {"refine_from": 30, "refine_every": 30, "refine_until": 200}
-    config = TrainConfig.model_validate(
-        {
-            "data": {"folder": str(folder)},
-            "model": {"face": {"num_points": 3000}, "mouth": {"num_points": 500}},
-            "stages": {
-                "static_iterations": 120,
-                "deform_iterations": 100,
-                "finetune_iterations": 30,
-                "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
-            },
-            "density": {
-                "face": {"name": "pixel-aware", "params": refine},
-                "mouth": {"name": "pixel-aware", "params": refine},
-            },
-            "output": str(tmp_path / "run"),
-            "eval_frames": 5,
-        }
-    )
+    shape = {"points": (3000, 500), "steps": (120, 100, 30), "refine": (30, 30, 200), "eval_frames": 5}
+    data = tiny_run_config(folder, tmp_path / "run", **shape, fast_means=True)
+    config = TrainConfig.model_validate(data)
     trainer = Trainer(config, quiet=True)
     result = trainer.run()
     held_out = result.report["stages"][-1]

@@ -85,20 +85,16 @@ def test_paper_preset_is_random_init_with_talkinggaussians_steps() -> None:
     assert repo_copy.is_symlink() and repo_copy.resolve() == preset_path("paper").resolve()
 
 
-def _missing_lpips(tmp_path: Path) -> Path:
-    return tmp_path / "weights" / "alexnet-owt-7be5be79.pth"
+def _paper_without_lpips_weights(speaker: Path, tmp_path: Path) -> dict[str, Any]:
+    """The paper preset, shortened, pointing its LPIPS term at a weights file that does not exist."""
+    missing = tmp_path / "weights" / "alexnet-owt-7be5be79.pth"
+    loss = {"lpips_backbone_weights": str(missing)}
+    return _tiny(speaker, tmp_path / "out", load_preset("paper"), stages={"finetune_iterations": 2}, loss=loss)
 
 
 @needs_plugins
 def test_paper_preset_without_lpips_weights_fails_before_writing(speaker: Path, tmp_path: Path) -> None:
-    missing = _missing_lpips(tmp_path)
-    data = _tiny(
-        speaker,
-        tmp_path / "out",
-        load_preset("paper"),
-        stages={"finetune_iterations": 2},
-        loss={"lpips_backbone_weights": str(missing)},
-    )
+    data = _paper_without_lpips_weights(speaker, tmp_path)
     trainer = Trainer(TrainConfig.model_validate(data), quiet=True)
     with pytest.raises(ConfigError, match=r"lpips_required.*alexnet-owt-7be5be79\.pth"):
         trainer.run()
@@ -110,14 +106,7 @@ def test_allow_missing_lpips_flag_runs_the_paper_preset(
     speaker: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     torch.set_num_threads(1)
-    missing = _missing_lpips(tmp_path)
-    data = _tiny(
-        speaker,
-        tmp_path / "out",
-        load_preset("paper"),
-        stages={"finetune_iterations": 2},
-        loss={"lpips_backbone_weights": str(missing)},
-    )
+    data = _paper_without_lpips_weights(speaker, tmp_path)
     config_file = tmp_path / "paper_tiny.yaml"
     config_file.write_text(yaml.safe_dump(data))
     assert main(["train", str(config_file), "--quiet"]) == 2
