@@ -25,7 +25,7 @@ from pgs.core.data.synthetic import generate_speaker
 from pgs.core.io.atomic import atomic_path, atomic_write_text, current_umask
 from pgs.core.io.run_folder import MARKER, folder_lock, read_marker
 from pgs.core.registry import registry
-from pgs.core.testing.runs import speaker_fixture, tiny_run_config
+from pgs.core.testing.runs import interrupt_training, speaker_fixture, tiny_run_config
 from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.launch import start_run
@@ -258,16 +258,8 @@ def test_resume_resolves_relative_paths_as_the_original_run(
 def test_sigterm_checkpoints_training_and_resume_finishes(speaker: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     config = write_config(tmp_path / "c.json", tiny_config(speaker, out, steps=(400, 10, 2)))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([*CLI, "train", str(config), "--quiet"], env=env, stderr=subprocess.PIPE, text=True)
-    log = out / "train.jsonl"
-    deadline = time.monotonic() + 240
-    while not (log.exists() and log.stat().st_size > 0):
-        assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    code, err = interrupt_training(config, out, signal.SIGTERM)
+    assert code == 130, err
     assert "Traceback" not in err and "--resume" in err
     checkpoint = out / "checkpoints" / "last.pt"
     assert load_checkpoint(checkpoint)["global_step"] > 0

@@ -9,6 +9,7 @@ import torch
 
 from pgs.core.avatar import build_avatar, save_avatar
 from pgs.core.data.synthetic import generate_speaker
+from pgs.core.testing.runs import tiny_run_config
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
 from pgs.serve.local import ServerThread, free_port
@@ -18,27 +19,9 @@ __all__ = ["ServerThread", "free_port", "make_tiny_avatar", "tiny_config"]
 
 def tiny_config(folder: Path, output: Path, size: int) -> TrainConfig:
     """Few steps at small size; 250 deformation steps make the mouth respond visibly (~3 grey levels) to speech."""
-    refine = {"refine_from": 20, "refine_every": 20, "refine_until": 100}
-    data: dict[str, Any] = {
-        "data": {"folder": str(folder), "audio": {"name": "mel"}},
-        "model": {"face": {"num_points": 500}, "mouth": {"num_points": 200}},
-        "stages": {
-            "static_iterations": 30,
-            "deform_iterations": 250,
-            "finetune_iterations": 0,
-            "gaussian_lr": {"means": 4e-4, "position_lr_scale": 1.0, "means_decay": 1.0},
-        },
-        "density": {
-            "face": {"name": "pixel-aware", "params": refine},
-            "mouth": {"name": "pixel-aware", "params": refine},
-        },
-        "output": str(output),
-        "log_every": 50,
-        "checkpoint_every": 10_000,
-        "eval_frames": 2,
-        "rasterizer": {"name": "auto"},
-    }
-    return TrainConfig.model_validate(data)
+    shape: dict[str, Any] = {"points": (500, 200), "steps": (30, 250, 0), "refine": (20, 20, 100), "fast_means": True}
+    extra = {"data": {"audio": {"name": "mel"}}, "log_every": 50, "rasterizer": {"name": "auto"}}
+    return TrainConfig.model_validate(tiny_run_config(folder, output, **shape, **extra))
 
 
 def make_tiny_avatar(root: Path, size: int = 48, frames: int = 60) -> tuple[Path, Path, Path]:

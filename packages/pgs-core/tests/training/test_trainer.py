@@ -12,7 +12,13 @@ import torch
 
 from pgs.core.cli.main import main
 from pgs.core.registry import registry
-from pgs.core.testing.runs import needs_training_plugins, speaker_fixture, tiny_run_config
+from pgs.core.testing.runs import (
+    PGS_COMMAND,
+    interrupt_training,
+    needs_training_plugins,
+    speaker_fixture,
+    tiny_run_config,
+)
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.log import read_jsonl
 from pgs.core.training.trainer import Trainer
@@ -174,27 +180,22 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(speaker: Path, tmp_path:
     import os
     import signal
     import subprocess
-    import sys
-    import time
 
     out = tmp_path / "run"
     long = {"stages": {"static_iterations": 150, "deform_iterations": 100, "finetune_iterations": 10}}
     config = _write_config(tmp_path / "run.json", tiny_config(speaker, out, **long))
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-c", "from pgs.core.cli.main import console_main; console_main()"]
-    proc = subprocess.Popen([*cmd, "train", str(config), "--quiet"], env=env, stderr=subprocess.PIPE, text=True)
-    log = out / "train.jsonl"
-    deadline = time.monotonic() + 240
-    while not (log.exists() and log.stat().st_size > 0):
-        assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    code, err = interrupt_training(config, out, signal.SIGINT)
+    assert code == 130, err
     assert "--resume" in err
     checkpoint = out / "checkpoints" / "last.pt"
     assert checkpoint.is_file() and not (out / "report.json").exists()
-    resumed = subprocess.run([*cmd, "train", "--resume", str(checkpoint), "--quiet"], env=env,
-                             capture_output=True, text=True, timeout=900)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    resumed = subprocess.run(
+        [*PGS_COMMAND, "train", "--resume", str(checkpoint), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert (out / "report.json").is_file()

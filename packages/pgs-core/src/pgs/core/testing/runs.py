@@ -13,6 +13,10 @@ Example (a test module)::
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -67,6 +71,42 @@ def tiny_run_config(
     return merge(config, extra)
 
 
+#: ``pgs`` run as a child process (the console entry point of pgs-core).
+PGS_COMMAND = [sys.executable, "-c", "from pgs.core.cli.main import console_main; console_main()"]
+
+
+def interrupt_training(config_file: Path, output: Path, signum: int, timeout: float = 240.0) -> tuple[int, str]:
+    """Run ``pgs train CONFIG --quiet`` in a child process, send `signum` once it has logged a step.
+
+    Args:
+        config_file: the run config file.
+        output: its run folder (``train.jsonl`` there shows that training started).
+        signum: e.g. ``signal.SIGINT`` or ``signal.SIGTERM``.
+        timeout: seconds to wait for the first log line.
+
+    Returns:
+        (exit code, stderr) of the interrupted command.
+
+    Raises:
+        AssertionError: training ended or did not log within `timeout`.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(
+        [*PGS_COMMAND, "train", str(config_file), "--quiet"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    log = output / "train.jsonl"
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and log.stat().st_size > 0):
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            proc.kill()
+            _, err = proc.communicate()
+            raise AssertionError(f"training did not start: {err}")
+        time.sleep(0.1)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, err
+
+
 def needs_training_plugins(density: tuple[str, ...] = ("pixel-aware",)) -> Any:
     """A pytest ``skipif`` marker for tests that train.
 
@@ -102,4 +142,11 @@ def speaker_fixture(num_frames: int, size: int, seed: int) -> Callable[..., Path
     return speaker
 
 
-__all__ = ["FAST_MEANS_LR", "needs_training_plugins", "speaker_fixture", "tiny_run_config"]
+__all__ = [
+    "FAST_MEANS_LR",
+    "PGS_COMMAND",
+    "interrupt_training",
+    "needs_training_plugins",
+    "speaker_fixture",
+    "tiny_run_config",
+]
