@@ -119,11 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         strategy = reg.create(name, strategy_params(args))
         last = [0.0]
 
-        def progress(step: int, steps: int, count: int, name: str = name, last: list = last) -> None:
+        def progress(phase: str, step: int, steps: int | None, name: str = name, last: list = last) -> None:
             now = time.perf_counter()
             if now - last[0] > 5 or step == steps:
                 last[0] = now
-                print(f"  {name}: step {step}/{steps}, {count} Gaussians", flush=True)
+                print(f"  {name}: step {step}/{steps}, {phase}", flush=True)
 
         res = fit(scene, rasterizer, strategy, start, args.steps, args.views_per_step, args.seed, progress)
         results[name] = res

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -21,6 +21,8 @@ from pgs.core.cameras import Cameras, intrinsics, project_points
 from pgs.core.gaussians import GaussianParams
 from pgs.core.interfaces import DensityReport, DensityStrategy, Rasterizer
 from pgs.core.losses import l1, psnr
+from pgs.core.progress import Progress
+from pgs.core.progress import report as report_progress
 from pgs.core.rendering.sh import SH_C0, rgb_to_sh0
 
 
@@ -230,7 +232,7 @@ def fit(
     steps: int,
     views_per_step: int = 2,
     seed: int = 0,
-    progress: Callable[[int, int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> FitResult:
     """Fit Gaussians to the training views with L1 loss while `strategy` controls their density.
 
@@ -242,7 +244,8 @@ def fit(
         steps: optimisation steps (step numbers 1..steps are passed to the strategy).
         views_per_step: training views rendered per step (the loss averages them).
         seed: seed of the view order.
-        progress: called as ``progress(step, steps, count)`` after each step.
+        progress: `pgs.core.progress.Progress`, called after each step as
+            ``progress("fit, <count> Gaussians", step, steps)``.
     """
     params = {k: nn.Parameter(v.detach().clone()) for k, v in start.items()}
     optimizers = {k: torch.optim.Adam([p], lr=LEARNING_RATES.get(k, 1e-3), eps=1e-15) for k, p in params.items()}
@@ -271,8 +274,7 @@ def fit(
             opt.step()
             opt.zero_grad(set_to_none=True)
         result.counts.append(int(params["means"].shape[0]))
-        if progress is not None:
-            progress(step, steps, result.counts[-1])
+        report_progress(progress, f"fit, {result.counts[-1]} Gaussians", step, steps)
     result.seconds = time.perf_counter() - t0
     result.params = {k: v.detach().clone() for k, v in params.items()}
     result.psnr_end = evaluate(rasterizer, params, scene)
