@@ -1,14 +1,16 @@
-"""Per-stage progress bars of the trainer (rich on stderr, or no-ops when quiet)."""
+"""Per-stage progress of the trainer: rich bars on stderr, a caller's `Progress` callback, or nothing.
+
+A caller passes the toolkit's one callback type (`pgs.core.progress.Progress`): it is called as
+``progress("static/face", step, iterations)`` after each step of each stage.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from pgs.core.progress import Progress
 from pgs.core.training.schedule import StagePlan
-
-#: ``factory(plan, done) -> bar`` with ``bar.update(completed, stats)`` and ``bar.close()``.
-ProgressFactory = Callable[[StagePlan, int], Any]
 
 
 class StageBar:
@@ -35,17 +37,33 @@ class StageBar:
             self.progress.update(self.task, visible=True)
 
 
+class CallbackBar:
+    """A stage's progress reported to a `Progress` callback as ``(plan.label, step, iterations)``."""
+
+    def __init__(self, progress: Progress, plan: StagePlan) -> None:
+        self.progress = progress
+        self.plan = plan
+
+    def update(self, completed: int, stats: dict[str, float]) -> None:
+        """Report `completed` steps of the stage."""
+        self.progress(self.plan.label, completed, self.plan.iterations)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
 class progress_bars:  # noqa: N801 - used as a context manager like a function
     """Context manager yielding ``bars(plan, done) -> _Bar`` (rich progress, or no-op)."""
 
-    def __init__(self, quiet: bool, factory: ProgressFactory | None) -> None:
+    def __init__(self, quiet: bool, factory: Progress | None) -> None:
         self.quiet = quiet
         self.factory = factory
         self.progress: Any = None
 
     def __enter__(self) -> Callable[[StagePlan, int], Any]:
         if self.factory is not None:
-            return self.factory
+            callback = self.factory
+            return lambda plan, done: CallbackBar(callback, plan)
         if self.quiet:
             return lambda plan, done: StageBar()
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -75,4 +93,4 @@ class progress_bars:  # noqa: N801 - used as a context manager like a function
             self.progress.__exit__(None, None, None)
 
 
-__all__ = ["ProgressFactory", "StageBar", "progress_bars"]
+__all__ = ["CallbackBar", "StageBar", "progress_bars"]

@@ -47,8 +47,9 @@ from pgs.core.io.atomic import atomic_write_text
 from pgs.core.losses import photometric, psnr
 from pgs.core.model.branch import Branch
 from pgs.core.model.talking_head import TalkingHead, build_rasterizer, compose
+from pgs.core.progress import Progress
 from pgs.core.registry import registry
-from pgs.core.training.bars import ProgressFactory, progress_bars
+from pgs.core.training.bars import progress_bars
 from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.evaluation import evaluate_head, mean_image_psnr
@@ -371,12 +372,13 @@ class Trainer:
         return save_checkpoint(self.state_dict(), self.output / "checkpoints" / name)
 
     # ------------------------------------------------------------------ the loop
-    def run(self, stop_after: int | None = None, progress: ProgressFactory | None = None) -> TrainResult:
+    def run(self, stop_after: int | None = None, progress: Progress | None = None) -> TrainResult:
         """Run (or continue) the schedule.
 
         Args:
             stop_after: stop (with a checkpoint) once the global step reaches this, as if interrupted.
-            progress: ``progress(plan, done) -> bar`` factory (default: rich bars unless quiet).
+            progress: called as ``progress("static/face", step, iterations)`` after each step (the
+                toolkit's `Progress` type); default: rich bars on stderr unless quiet.
 
         Returns:
             `TrainResult`; ``report.json`` and ``curves.png`` are written when all stages are done.
