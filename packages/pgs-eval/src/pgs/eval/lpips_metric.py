@@ -14,9 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import torch
 from pydantic import Field
-from torch import Tensor
 
 from pgs.core.errors import MissingWeightsError
 from pgs.core.groups import EVALUATORS
@@ -31,7 +29,7 @@ from pgs.core.lpips import (
 from pgs.core.registry import ComponentSpec
 from pgs.eval.config import RegionMetricConfig
 from pgs.eval.devices import resolve_device
-from pgs.eval.regions import check_pair, select_region
+from pgs.eval.regions import check_pair, per_frame_values, select_region
 
 
 class LpipsConfig(RegionMetricConfig):
@@ -86,15 +84,9 @@ class LpipsEvaluator(Evaluator):
                 raise
             protocol = self._protocol(region.box_description())
             return [MetricValue("LPIPS", None, False, protocol, f"weights not supplied: {exc}")]
-        values: list[Tensor] = []
-        if region.boxes is None:
-            for start in range(0, predicted.shape[0], cfg.batch_size):
-                stop = start + cfg.batch_size
-                values.append(lpips_distance(model, predicted[start:stop], target[start:stop]))
-        else:
-            for p, t in zip(region.crops(predicted), region.crops(target), strict=True):
-                values.append(lpips_distance(model, p[None], t[None]))
-        per_frame = torch.cat(values)
+        per_frame = per_frame_values(
+            region, predicted, target, lambda p, t: lpips_distance(model, p, t), cfg.batch_size
+        )
         return [MetricValue("LPIPS", float(per_frame.mean()), False, self._protocol(region.box_description()))]
 
 

@@ -15,6 +15,7 @@ they are; both images are cropped identically).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -208,7 +209,31 @@ def select_region(inputs: EvaluationInputs, region: Region, margin: float) -> Re
     )
 
 
+def per_frame_values(
+    region: RegionSelection, predicted: Tensor, target: Tensor, metric: Callable[[Tensor, Tensor], Tensor], chunk: int
+) -> Tensor:
+    """The evaluators' shared loop: [F] values of `metric` on whole frames or on each frame's box crop.
+
+    Args:
+        region: the selection (`select_region`); with boxes, each frame's crop is scored alone.
+        predicted: [F, H, W, 3] frames.
+        target: [F, H, W, 3] frames.
+        metric: ``metric(pred [B, h, w, 3], target [B, h, w, 3]) -> [B]``.
+        chunk: frames per call on whole frames (memory bound).
+
+    Returns:
+        [F] per-frame values in frame order.
+    """
+    if region.boxes is None:
+        values = [metric(predicted[s : s + chunk], target[s : s + chunk]) for s in range(0, predicted.shape[0], chunk)]
+    else:
+        pairs = zip(region.crops(predicted), region.crops(target), strict=True)
+        values = [metric(p[None], t[None]) for p, t in pairs]
+    return torch.cat(values)
+
+
 __all__ = [
+    "per_frame_values",
     "Region",
     "RegionSelection",
     "box_masks",

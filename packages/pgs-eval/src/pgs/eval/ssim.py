@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from pgs.core.interfaces import EvaluationInputs, Evaluator, MetricValue
 from pgs.core.metrics import SSIM_C1 as C1
@@ -29,7 +28,7 @@ from pgs.core.metrics import SSIM_WINDOW as WINDOW
 from pgs.core.metrics import Border, gaussian_taps, ssim_map, ssim_per_frame
 from pgs.core.registry import ComponentSpec
 from pgs.eval.config import RegionMetricConfig
-from pgs.eval.regions import check_pair, select_region
+from pgs.eval.regions import check_pair, per_frame_values, select_region
 
 
 class SsimConfig(RegionMetricConfig):
@@ -58,16 +57,10 @@ class SsimEvaluator(Evaluator):
         """Return ``[SSIM]``."""
         predicted, target = check_pair(inputs)
         region = select_region(inputs, self.config.region, self.config.box_margin)
-        values: list[Tensor] = []
         with torch.no_grad():
-            if region.boxes is None:
-                for start in range(0, predicted.shape[0], self.config.chunk):
-                    stop = start + self.config.chunk
-                    values.append(ssim_per_frame(predicted[start:stop], target[start:stop], self.config.border))
-            else:
-                for p, t in zip(region.crops(predicted), region.crops(target), strict=True):
-                    values.append(ssim_per_frame(p[None], t[None], self.config.border))
-        per_frame = torch.cat(values)
+            per_frame = per_frame_values(
+                region, predicted, target, lambda p, t: ssim_per_frame(p, t, self.config.border), self.config.chunk
+            )
         protocol = (
             f"SSIM on {region.box_description()}, Gaussian window {WINDOW} sigma {SIGMA}, "
             f"border '{self.config.border}', mean over {per_frame.numel()} frames"
