@@ -98,17 +98,29 @@ def start_run(config: TrainConfig, overwrite: bool = False, quiet: bool = False,
             _remove_own_replacement(workdir, output)
         run_id = new_run_id()
         trainer = Trainer(config, quiet=quiet, run_id=run_id, output=workdir)  # validates before writing
-        created = not workdir.exists() or not any(workdir.iterdir())
+        existed = workdir.exists()  # an empty folder the user made: keep it, remove only what the run wrote
         write_marker(workdir, "train", run_id, **({"replaces": output.name} if replacing else {}))
         try:
             result = trainer.run(**trainer_kwargs)
         except Exception:
-            if created and not (workdir / "checkpoints").exists():
-                shutil.rmtree(workdir, ignore_errors=True)  # failed before its first checkpoint: leave nothing
+            if not (workdir / "checkpoints").exists():  # failed before its first checkpoint: leave nothing
+                _remove_run_files(workdir, keep_folder=existed)
             raise
         if result.finished and replacing:
             return Launched(trainer, _finish_replacement(result, workdir, output, run_id), output)
     return Launched(trainer, result, workdir)
+
+
+def _remove_run_files(workdir: Path, keep_folder: bool) -> None:
+    """Remove a run folder this process created, or only its contents when the folder was there before."""
+    if not keep_folder:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return
+    for child in workdir.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _remove_own_replacement(workdir: Path, output: Path) -> None:
