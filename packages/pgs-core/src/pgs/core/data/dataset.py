@@ -244,9 +244,6 @@ class SpeakerDataset:
         has_teeth: whether ``teeth_mask/`` exists.
     """
 
-    def __init__(self) -> None:
-        raise TypeError("use SpeakerDataset.open(folder, split=...)")
-
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(
@@ -258,6 +255,18 @@ class SpeakerDataset:
         require_aus: bool = True,
         check_images: bool = True,
     ) -> SpeakerDataset:
+        """Open and validate a speaker folder (the constructor with its arguments named; see `__init__`)."""
+        return cls(folder, split, audio, audio_params, require_aus, check_images)
+
+    def __init__(
+        self,
+        folder: str | Path,
+        split: Split = "train",
+        audio: AudioFeatures | AudioEncoder | str | None = "auto",
+        audio_params: dict[str, Any] | None = None,
+        require_aus: bool = True,
+        check_images: bool = True,
+    ) -> None:
         """Open and validate a speaker folder.
 
         Args:
@@ -272,7 +281,6 @@ class SpeakerDataset:
         Raises:
             DataError: one problem, naming the file.
         """
-        self = object.__new__(cls)
         folder = Path(folder)
         if not folder.is_dir():
             raise DataError(f"{folder}: speaker folder not found")
@@ -320,7 +328,6 @@ class SpeakerDataset:
                 )
         self._landmarks = self._open_landmarks()
         self._background: Tensor | None = None
-        return self
 
     def _check_files(self, check_images: bool) -> None:
         folder = self.folder
