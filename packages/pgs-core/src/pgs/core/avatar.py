@@ -232,20 +232,15 @@ def read_head_file(path: str | Path, map_location: str | torch.device = "cpu") -
             the message names the file.
     """
     from pgs.core.training.checkpoint import MAGIC as CHECKPOINT_MAGIC
-    from pgs.core.training.checkpoint import load_checkpoint
+    from pgs.core.training.checkpoint import checked_checkpoint, read_archive
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found (expected a checkpoint .pt or an avatar .pgs)")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for truncated/corrupt archives
-        raise DataError(
-            f"{path}: not a readable checkpoint or avatar (truncated or corrupt?): {type(exc).__name__}"
-        ) from None
+    data = read_archive(path, map_location, what="checkpoint or avatar")
     magic = data.get("magic") if isinstance(data, dict) else None
     if magic == CHECKPOINT_MAGIC:
-        return load_checkpoint(path, map_location), None
+        return checked_checkpoint(data, path), None
     if magic != MAGIC:
         raise DataError(f"{path}: neither a pgs checkpoint nor a pgs avatar file")
     version = data.get("format_version")

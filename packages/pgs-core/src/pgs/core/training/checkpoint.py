@@ -38,27 +38,41 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint written by `save_checkpoint`.
+def read_archive(path: str | Path, map_location: str | torch.device = "cpu", what: str = "checkpoint") -> Any:
+    """`torch.load` with the safe unpickler, every failure as one `DataError` line naming `path`.
+
+    The one reader of the toolkit's ``torch.save`` archives (checkpoints and avatar files).
+
+    Args:
+        path: the file.
+        map_location: where tensors are loaded.
+        what: the kind of file, for messages (``checkpoint``, ``checkpoint or avatar``).
 
     Raises:
-        DataError: missing file, truncated or corrupt file, not a pgs checkpoint, or a newer
-            format version than this toolkit reads.
+        DataError: missing, truncated or corrupt file, or one holding pickled Python objects.
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: checkpoint file not found")
+        raise DataError(f"{path}: {what} file not found")
     try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
         if "weights_only" in str(exc) or "Unsupported global" in str(exc):
             raise DataError(
-                f"{path}: refused to load: the file holds pickled Python objects, which a pgs checkpoint never "
-                "does (it may try to run code); use a checkpoint written by pgs train"
+                f"{path}: refused to load: the file holds pickled Python objects, which a pgs {what} never "
+                "does (it may try to run code); use one written by pgs"
             ) from None
-        raise DataError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
+        raise DataError(f"{path}: not a readable {what} (truncated or corrupt)") from None
     except Exception:  # torch raises several types for truncated/corrupt archives
-        raise DataError(f"{path}: not a readable checkpoint (truncated or corrupt)") from None
+        raise DataError(f"{path}: not a readable {what} (truncated or corrupt)") from None
+
+
+def checked_checkpoint(data: Any, path: str | Path) -> dict[str, Any]:
+    """`data` read from `path` if it is a pgs checkpoint this toolkit reads.
+
+    Raises:
+        DataError: not a pgs checkpoint, or a newer format version than this toolkit reads.
+    """
     if not isinstance(data, dict) or data.get("magic") != MAGIC:
         raise DataError(f"{path}: not a pgs checkpoint")
     version = data.get("format_version")
@@ -68,6 +82,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             "upgrade pgs-core"
         )
     return data
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint`.
+
+    Raises:
+        DataError: missing file, truncated or corrupt file, not a pgs checkpoint, or a newer
+            format version than this toolkit reads.
+    """
+    return checked_checkpoint(read_archive(path, map_location), path)
 
 
 def load_module_state(module: torch.nn.Module, state: dict[str, Any], path: str | Path) -> None:
