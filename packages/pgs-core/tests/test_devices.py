@@ -72,19 +72,14 @@ def test_a_checkpoint_written_on_cuda_loads_on_a_cpu(tmp_path: Path, monkeypatch
     from pgs.core.data.dataset import SpeakerDataset
     from pgs.core.data.synthetic import generate_speaker
     from pgs.core.inference import load_head
+    from pgs.core.testing.runs import tiny_run_config
     from pgs.core.training.checkpoint import load_checkpoint, save_checkpoint
     from pgs.core.training.launch import start_run
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     speaker = generate_speaker(tmp_path / "s", num_frames=11, size=16, seed=0)
     config = TrainConfig.model_validate(
-        {
-            "data": {"folder": str(speaker)},
-            "model": {"face": {"num_points": 100}, "mouth": {"num_points": 50}},
-            "stages": {"static_iterations": 1, "deform_iterations": 1, "finetune_iterations": 1},
-            "output": str(tmp_path / "run"),
-            "eval_frames": 1,
-        }
+        tiny_run_config(speaker, tmp_path / "run", points=(100, 50), steps=(1, 1, 1), eval_frames=1)
     )
     result = start_run(config, quiet=True).result
     data = load_checkpoint(result.checkpoint)

@@ -8,6 +8,7 @@ import pytest
 
 from pgs.core.data.synthetic import generate_speaker
 from pgs.core.registry import registry
+from pgs.core.testing.runs import tiny_run_config
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.trainer import Trainer
 
@@ -16,14 +17,7 @@ from pgs.core.training.trainer import Trainer
 def test_run_reports_each_stage_step(tmp_path: Path) -> None:
     speaker = generate_speaker(tmp_path / "s", num_frames=11, size=16, seed=0)
     config = TrainConfig.model_validate(
-        {
-            "data": {"folder": str(speaker)},
-            "model": {"face": {"num_points": 60}, "mouth": {"num_points": 30}},
-            "stages": {"static_iterations": 2, "deform_iterations": 1, "finetune_iterations": 1},
-            "output": str(tmp_path / "run"),
-            "eval_frames": 1,
-            "device": "cpu",
-        }
+        tiny_run_config(speaker, tmp_path / "run", points=(60, 30), steps=(2, 1, 1), eval_frames=1, device="cpu")
     )
     calls: list[tuple[str, int, int | None]] = []
     assert Trainer(config, quiet=True).run(progress=lambda *call: calls.append(call)).finished

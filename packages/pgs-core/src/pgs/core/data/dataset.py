@@ -246,17 +246,9 @@ class SpeakerDataset:
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(
-        cls,
-        folder: str | Path,
-        split: Split = "train",
-        audio: AudioFeatures | AudioEncoder | str | None = "auto",
-        audio_params: dict[str, Any] | None = None,
-        require_aus: bool = True,
-        check_images: bool = True,
-    ) -> SpeakerDataset:
-        """Open and validate a speaker folder (the constructor with its arguments named; see `__init__`)."""
-        return cls(folder, split, audio, audio_params, require_aus, check_images)
+    def open(cls, *args: Any, **kwargs: Any) -> SpeakerDataset:
+        """Open and validate a speaker folder: the constructor under its usual name (arguments: `__init__`)."""
+        return cls(*args, **kwargs)
 
     def __init__(
         self,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -181,15 +182,11 @@ def build_in_place(target: str | Path, kind: str, replace: bool) -> Iterator[Pat
         write_marker(target, kind)
         yield target
     except BaseException:
-        import shutil
-
         if replace:
             shutil.rmtree(target, ignore_errors=True)
             previous.rename(target)
         raise
     if replace:
-        import shutil
-
         shutil.rmtree(previous, ignore_errors=True)
 
 
