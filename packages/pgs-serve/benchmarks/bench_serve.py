@@ -11,10 +11,12 @@ the head alone, for reference.
 The head: a benchmark avatar written on the fly (random networks with the shapes of a trained
 head, ``mel`` audio features, 20k head-sized face Gaussians + 3k inside-mouth ones from
 `pgs.core.testing.scenes.head_scene`, 25 replayed poses, a grey background), so the figures do
-not depend on a training run.
+not depend on a training run. ``--avatar FILE`` serves a real trained head instead (`pgs export
+--avatar`), at its own frame size.
 
     python packages/pgs-serve/benchmarks/bench_serve.py --size 256 --sessions 1 --seconds 20
     python packages/pgs-serve/benchmarks/bench_serve.py --all          # 256/512 x 1/2 sessions, JSON
+    python packages/pgs-serve/benchmarks/bench_serve.py --avatar avatar.pgs --all   # 1 and 2 sessions
     make bench                                                         # the pytest-benchmark cases
 """
 
@@ -37,7 +39,9 @@ from pgs.core.model.branch import BranchConfig
 from pgs.core.model.talking_head import TalkingHead, TalkingHeadConfig
 from pgs.core.testing.scenes import head_scene
 from pgs.core.training.config import TrainConfig
+from pgs.serve.caller_thread import CallerThreadExecutor
 from pgs.serve.client import run_sessions
+from pgs.serve.engine import HeadEngine, render_thread_setup
 from pgs.serve.local import ServerThread
 
 FACE, MOUTH = 20_000, 3_000
@@ -93,7 +97,7 @@ def _wav() -> Path:
 
 
 def render_time(server: ServerThread, repeats: int = 10) -> float:
-    """Best single-frame render time (s) of the engine alone, on its render thread."""
+    """Best single-frame render time (s) of the engine alone, on its render thread (this one)."""
     engine = server.engine
     window = engine.silence_window()
     best = float("inf")
@@ -105,25 +109,40 @@ def render_time(server: ServerThread, repeats: int = 10) -> float:
 
 
 def measure(
-    size: int, sessions: int, seconds: float, threads: int, folder: Path, face: int = FACE, mouth: int = MOUTH
+    size: int,
+    sessions: int,
+    seconds: float,
+    threads: int,
+    folder: Path,
+    face: int = FACE,
+    mouth: int = MOUTH,
+    avatar: Path | None = None,
 ) -> dict:
-    """One configuration: a fresh server of a `size` avatar, `sessions` clients for `seconds`."""
-    torch.set_num_threads(threads)
-    avatar = folder / f"bench_{size}_{face}_{mouth}.pgs"
-    if not avatar.is_file():
-        make_bench_avatar(avatar, size, face, mouth)
-    server = ServerThread(avatar, max_sessions=max(2, sessions), threads=threads)
+    """One configuration: a fresh server of a `size` avatar (or the given one), `sessions` clients for `seconds`."""
+    render_thread_setup(threads)
+    if avatar is None:
+        avatar = folder / f"bench_{size}_{face}_{mouth}.pgs"
+        if not avatar.is_file():
+            make_bench_avatar(avatar, size, face, mouth)
+    renderer = CallerThreadExecutor()  # renders on this thread, as `pgs serve` does
+    engine = HeadEngine(avatar, "cpu", executor=renderer)
+    engine.warm_up()
+    server = ServerThread(engine=engine, max_sessions=max(2, sessions))
     try:
         render_s = render_time(server)
         # the clients run in their own process, as a browser would: their decoding does not
         # compete with the server for this process's interpreter lock
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-            per_session = pool.submit(run_sessions, server.url, sessions, seconds, str(_wav())).result()
+            clients = pool.submit(run_sessions, server.url, sessions, seconds, str(_wav()))
+            renderer.run(stop=clients.done)
+            per_session = clients.result()
     finally:
+        engine.close()
         server.stop()
     return {
-        "size": size,
+        "avatar": "benchmark (random networks)" if avatar.parent == folder else str(avatar),
+        "size": server.engine.info.width,
         "sessions": sessions,
         "gaussians": server.engine.info.gaussians,
         "rasterizer": server.engine.info.rasterizer,
@@ -161,11 +180,18 @@ def main() -> None:
     parser.add_argument("--face", type=int, default=FACE, help=f"face Gaussians (default {FACE})")
     parser.add_argument("--mouth", type=int, default=MOUTH, help=f"inside-mouth Gaussians (default {MOUTH})")
     parser.add_argument("--all", action="store_true", help="256 and 512, 1 and 2 sessions")
+    parser.add_argument(
+        "--avatar", type=Path, help="serve this avatar file (pgs export --avatar) instead of the benchmark head"
+    )
     args = parser.parse_args()
     runs = [(256, 1), (256, 2), (512, 1), (512, 2)] if args.all else [(args.size, args.sessions)]
+    if args.avatar is not None:  # a real head has one size: its own
+        runs = [(0, 1), (0, 2)] if args.all else [(0, args.sessions)]
     with tempfile.TemporaryDirectory() as tmp:
         for size, sessions in runs:
-            result = measure(size, sessions, args.seconds, args.threads, Path(tmp), args.face, args.mouth)
+            result = measure(
+                size, sessions, args.seconds, args.threads, Path(tmp), args.face, args.mouth, args.avatar
+            )
             print(json.dumps(result), flush=True)
 
 

@@ -84,8 +84,17 @@ class AvatarServer:
         app.router.add_get("/session/{sid}/stats", self.stats)
         app.router.add_delete("/session/{sid}", self.delete)
         app.router.add_post("/render", self.render)
+        app.on_startup.append(self._single_threaded_loop)
         app.on_shutdown.append(self._shutdown)
         return app
+
+    async def _single_threaded_loop(self, app: web.Application) -> None:
+        """The event loop's own tensor work (audio features, uploads) runs on one thread.
+
+        Only the engine's render thread drives a parallel OpenMP team: a second team in the
+        process, even idle, slows every render (`pgs.serve.engine`).
+        """
+        torch.set_num_threads(1)
 
     async def _shutdown(self, app: web.Application) -> None:
         await asyncio.gather(*(self.close_session(s) for s in list(self.sessions.values())))

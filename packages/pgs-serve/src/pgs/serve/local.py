@@ -13,6 +13,10 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgs.serve.engine import HeadEngine
 
 
 def free_port() -> int:
@@ -25,15 +29,31 @@ def free_port() -> int:
 
 
 class ServerThread:
-    """`pgs serve`'s app on 127.0.0.1 in a background thread with its own event loop."""
+    """`pgs serve`'s app in a background thread with its own event loop.
+
+    Args:
+        avatar: avatar file or checkpoint (ignored when `engine` is given).
+        max_sessions: concurrent live sessions.
+        device: where the head runs (a new engine only).
+        lookahead_frames: see `pgs.serve.pipeline`.
+        threads: CPU threads per render (a new engine only).
+        engine: serve this loaded head instead of loading `avatar` (its renders run wherever its
+            executor runs them: ``pgs serve`` drives them on the main thread).
+        host: address to listen on.
+        port: port (default: a free one).
+    """
 
     def __init__(
         self,
-        avatar: str | Path,
+        avatar: str | Path | None = None,
         max_sessions: int = 2,
         device: str = "cpu",
         lookahead_frames: int = 0,
         threads: int | None = None,
+        *,
+        engine: HeadEngine | None = None,
+        host: str = "127.0.0.1",
+        port: int | None = None,
     ) -> None:
         import asyncio
         import threading
@@ -43,29 +63,41 @@ class ServerThread:
         from pgs.serve.app import AvatarServer
         from pgs.serve.engine import HeadEngine
 
-        self.engine = HeadEngine(avatar, device, threads=threads)
-        self.engine.warm_up()
+        if engine is None:
+            if avatar is None:
+                raise ValueError("ServerThread needs an avatar file or an engine")
+            engine = HeadEngine(avatar, device, threads=threads)
+            engine.warm_up()
+        self.engine = engine
         self.server = AvatarServer(self.engine, max_sessions, lookahead_frames)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = free_port() if port is None else port
+        self.url = f"http://{host}:{self.port}"
+        failure: list[BaseException] = []
         self.loop = asyncio.new_event_loop()
         started = threading.Event()
 
         async def start() -> None:
             self.runner = web.AppRunner(self.server.app())
             await self.runner.setup()
-            await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+            await web.TCPSite(self.runner, host, self.port).start()
 
         def run() -> None:
             asyncio.set_event_loop(self.loop)
-            self.loop.run_until_complete(start())
+            try:
+                self.loop.run_until_complete(start())
+            except BaseException as error:  # e.g. the port is taken: reported by the constructor
+                failure.append(error)
+                started.set()
+                return
             started.set()
             self.loop.run_forever()
 
-        self.thread = threading.Thread(target=run, name="pgs-serve-test", daemon=True)
+        self.thread = threading.Thread(target=run, name="pgs-serve-loop", daemon=True)
         self.thread.start()
         if not started.wait(30):
-            raise RuntimeError("test server did not start")
+            raise RuntimeError("the server did not start")
+        if failure:
+            raise failure[0]
 
     def sessions(self) -> int:
         """Live sessions on the server."""
