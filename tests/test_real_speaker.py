@@ -7,6 +7,8 @@ a few hundred steps with the real-cpu recipe's choices and checks, on the held-o
 - the face branch is transparent over the inner mouth, so the mouth branch is what shows there
   (before the random branch background it was opaque there: alpha 1.0);
 - the deformation stage does not lower the face-region PSNR of the static model;
+- the composed head's inner-mouth PSNR rises by a clear margin from the initialisation (the face
+  turns transparent there and the mouth branch shows through);
 - (expected to fail, strict: issue 16 is open) the inside-mouth branch, rendered alone, scores
   clearly higher in the inner-mouth mask after its two stages than at its initialisation.
 """
@@ -80,6 +82,13 @@ def test_deformation_does_not_lower_heldout_face_psnr(trained: Trainer) -> None:
     static = history["static/face"]["psnr_face"]
     deformed = history["deform/face"]["psnr_face"]
     assert deformed >= static - 0.1, (static, deformed)
+
+
+def test_composed_inner_mouth_psnr_rises_clearly(trained: Trainer) -> None:
+    history = _history(trained)
+    start = history["init"]["psnr_mouth"]
+    final = history["finetune/head"]["psnr_mouth"]
+    assert final >= start + 2.0, (start, final)
 
 
 @pytest.mark.xfail(
