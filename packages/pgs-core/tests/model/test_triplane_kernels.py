@@ -115,3 +115,31 @@ def test_repeatable_and_reference_on_other_dtypes():
     # mixed dtypes fall back to the reference (float64 points, float32 planes)
     enc.use_kernels = True
     assert torch.equal(enc(xyz.double()), triplane_reference(enc, xyz.double()))
+
+
+def test_chunked_parallel_backward_matches_reference_and_ignores_the_thread_count():
+    """20k points: the backward runs 8 chunks in parallel; same gradients for 1 and 2 threads."""
+    import numba
+
+    from pgs.core.model.triplane_kernels import MAX_CHUNKS, chunk_count
+
+    n = 20_000
+    assert chunk_count(n) == MAX_CHUNKS and chunk_count(100) == 1
+    enc = _encoder(FACE_TRIPLANE, torch.float64)
+    xyz = _points(n, 0.15, torch.float64)
+    grad = torch.randn(n, 3 * FACE_TRIPLANE.levels, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    (f, dx, dp), (f_ref, dx_ref, dp_ref) = _both(enc, xyz, grad)
+    assert torch.allclose(f, f_ref, rtol=0, atol=1e-12)
+    assert torch.allclose(dx, dx_ref, rtol=1e-9, atol=1e-10)
+    assert torch.allclose(dp, dp_ref, rtol=1e-9, atol=1e-10)
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one numba thread here: nothing to compare across thread counts")
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        f1, dx1, dp1 = _both(enc, xyz, grad)[0]
+        numba.set_num_threads(2)
+        f2, dx2, dp2 = _both(enc, xyz, grad)[0]
+    finally:
+        numba.set_num_threads(before)
+    assert torch.equal(f1, f2) and torch.equal(dx1, dx2) and torch.equal(dp1, dp2)

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 from torch import Tensor, nn
 
 from pgs.core.config import ComponentConfig
+from pgs.core.numba_lock import NUMBA_KERNEL_LOCK
 
 #: Input coordinates of each plane, in output order: xy, yz, xz (TalkingGaussian's order).
 PLANE_AXES: tuple[tuple[int, int], ...] = ((0, 1), (1, 2), (0, 2))
@@ -240,13 +241,16 @@ class _CompiledLookup(torch.autograd.Function):
             np.array([1.0, 0.5], dtype=_numpy(u).dtype),
         )
         ctx.args = args
-        return torch.from_numpy(k.triplane_forward(*args))
+        with NUMBA_KERNEL_LOCK:
+            return torch.from_numpy(k.triplane_forward(*args))
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         k = _kernels()
         need_u, need_planes = ctx.needs_input_grad[0], ctx.needs_input_grad[2]
-        d_planes, d_u = k.triplane_backward(_numpy(grad), *ctx.args, need_planes, need_u)
+        chunks = k.chunk_count(ctx.args[0].shape[0])
+        with NUMBA_KERNEL_LOCK:
+            d_planes, d_u = k.triplane_backward(_numpy(grad), *ctx.args, need_planes, need_u, chunks)
         return (
             torch.from_numpy(d_u) if need_u else None,
             None,

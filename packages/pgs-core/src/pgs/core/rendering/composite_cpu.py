@@ -16,7 +16,6 @@ order), and calls are serialised by a lock, so rendering from several Python thr
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,15 +23,13 @@ import torch
 from torch import Tensor
 
 from pgs.core.errors import RenderError
+from pgs.core.numba_lock import NUMBA_KERNEL_LOCK
 from pgs.core.rendering import cpu_kernels as _k
 
 if TYPE_CHECKING:
     from pgs.core.rendering.binning import TileBins
     from pgs.core.rendering.projection import Projection
 
-# numba's workqueue threading layer must not be entered from two threads at once, and one
-# parallel kernel already uses every core: serialise kernel launches.
-_KERNEL_LOCK = threading.Lock()
 #: `RasterizerConfig.pixel_count_rule` -> the kernels' rule code (None: no counts).
 _COUNT_RULES = {"pixel-gs": _k.COUNT_PIXEL_GS, "paper": _k.COUNT_PAPER, None: 0}
 
@@ -76,7 +73,7 @@ class _CompositeFunction(torch.autograd.Function):
         rows = np.empty((M, 3), np.int64)
         counts_m = np.empty(M, np.int32)
         counts = np.zeros(C * N, np.int32)
-        with _KERNEL_LOCK:
+        with NUMBA_KERNEL_LOCK:
             _k.forward_tiles(
                 _np(means2d, (C * N, 2), f32),
                 _np(conics, (C * N, 3), f32),
@@ -142,7 +139,7 @@ class _CompositeFunction(torch.autograd.Function):
         g_depths = np.zeros(C * N, f32)
         starts_np = starts.numpy()
         ids_np = ids.numpy()
-        with _KERNEL_LOCK:
+        with NUMBA_KERNEL_LOCK:
             _k.backward_tiles(
                 packed.numpy(),
                 spans.numpy(),
@@ -192,7 +189,7 @@ def _composite_inference(
     color = np.zeros((C, height, width, 3), f32)
     depth = np.zeros((C, height, width), f32)
     trans = np.ones((C, height, width), f32)
-    with _KERNEL_LOCK:
+    with NUMBA_KERNEL_LOCK:
         _k.forward_tiles_inference(
             _np(proj.means2d, (C * N, 2), f32),
             _np(proj.conics, (C * N, 3), f32),
