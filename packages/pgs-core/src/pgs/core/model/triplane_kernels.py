@@ -49,6 +49,18 @@ def _corner(u: float, scale: float, half: float, limit: int) -> tuple[int, int, 
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _cell(
+    u: np.ndarray, i: int, p: int, level: int, scales: np.ndarray, sides: np.ndarray, offsets: np.ndarray,
+    half: float,
+) -> tuple[int, int, int, int, float, float]:
+    """Point `i`'s cell in plane `p` at `level`: row starts r0, r1, columns b0, b1, fractions fa, fb."""
+    side = sides[level]
+    a0, a1, fa = _corner(u[i, _AXES[p, 0]], scales[level], half, side - 1)
+    b0, b1, fb = _corner(u[i, _AXES[p, 1]], scales[level], half, side - 1)
+    return offsets[level] + a0 * side, offsets[level] + a1 * side, b0, b1, fa, fb
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _forward_point(
     i: int, u: np.ndarray, inside: np.ndarray, planes: np.ndarray, scales: np.ndarray, sides: np.ndarray,
     offsets: np.ndarray, one: float, half: float, out: np.ndarray,
@@ -56,22 +68,14 @@ def _forward_point(
     """Features of point `i` in every plane and level, written to ``out[i]``."""
     levels = scales.shape[0]
     for p in range(3):
-        a = _AXES[p, 0]
-        b = _AXES[p, 1]
-        mask = inside[i, a] * inside[i, b]
+        mask = inside[i, _AXES[p, 0]] * inside[i, _AXES[p, 1]]
         if mask == 0:
             continue
         for level in range(levels):
-            side = sides[level]
-            off = offsets[level]
-            a0, a1, fa = _corner(u[i, a], scales[level], half, side - 1)
-            b0, b1, fb = _corner(u[i, b], scales[level], half, side - 1)
-            v00 = planes[p, off + a0 * side + b0]
-            v01 = planes[p, off + a0 * side + b1]
-            v10 = planes[p, off + a1 * side + b0]
-            v11 = planes[p, off + a1 * side + b1]
-            feat = (v00 * (one - fb) + v01 * fb) * (one - fa) + (v10 * (one - fb) + v11 * fb) * fa
-            out[i, p * levels + level] = feat * mask
+            r0, r1, b0, b1, fa, fb = _cell(u, i, p, level, scales, sides, offsets, half)
+            lower = planes[p, r0 + b0] * (one - fb) + planes[p, r0 + b1] * fb
+            upper = planes[p, r1 + b0] * (one - fb) + planes[p, r1 + b1] * fb
+            out[i, p * levels + level] = (lower * (one - fa) + upper * fa) * mask
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
@@ -123,36 +127,26 @@ def _backward_point(
     """Add point `i`'s contributions to `d_planes` [3, V] and write its row of `d_u`."""
     levels = scales.shape[0]
     for p in range(3):
-        a = _AXES[p, 0]
-        b = _AXES[p, 1]
-        mask = inside[i, a] * inside[i, b]
+        mask = inside[i, _AXES[p, 0]] * inside[i, _AXES[p, 1]]
         if mask == 0:
             continue
         for level in range(levels):
             g = grad[i, p * levels + level] * mask
             if g == 0:
                 continue
-            side = sides[level]
-            off = offsets[level]
-            scale = scales[level]
-            a0, a1, fa = _corner(u[i, a], scale, half, side - 1)
-            b0, b1, fb = _corner(u[i, b], scale, half, side - 1)
-            r0 = off + a0 * side
-            r1 = off + a1 * side
+            r0, r1, b0, b1, fa, fb = _cell(u, i, p, level, scales, sides, offsets, half)
             if need_planes:
                 d_planes[p, r0 + b0] += g * ((one - fa) * (one - fb))
                 d_planes[p, r0 + b1] += g * ((one - fa) * fb)
                 d_planes[p, r1 + b0] += g * (fa * (one - fb))
                 d_planes[p, r1 + b1] += g * (fa * fb)
             if need_u:
-                v00 = planes[p, r0 + b0]
-                v01 = planes[p, r0 + b1]
-                v10 = planes[p, r1 + b0]
-                v11 = planes[p, r1 + b1]
+                v00, v01 = planes[p, r0 + b0], planes[p, r0 + b1]
+                v10, v11 = planes[p, r1 + b0], planes[p, r1 + b1]
                 d_fa = (v10 * (one - fb) + v11 * fb) - (v00 * (one - fb) + v01 * fb)
                 d_fb = (one - fa) * (v01 - v00) + fa * (v11 - v10)
-                d_u[i, a] += g * d_fa * scale
-                d_u[i, b] += g * d_fb * scale
+                d_u[i, _AXES[p, 0]] += g * d_fa * scales[level]
+                d_u[i, _AXES[p, 1]] += g * d_fb * scales[level]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
