@@ -59,6 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     render_thread_setup(args.threads or torch.get_num_threads())
     renderer = CallerThreadExecutor()  # renders run here: about 1.5x faster than on a worker thread
     engine = HeadEngine(args.checkpoint, args.device, args.data, rasterizer=args.rasterizer, executor=renderer)
+    server = None
     try:
         engine.warm_up()
         info = engine.info
@@ -78,11 +79,10 @@ def _run(args: argparse.Namespace) -> int:
             renderer.run()  # until Ctrl-C or SIGTERM (KeyboardInterrupt)
         except KeyboardInterrupt:  # pragma: no cover - interactive
             pass
-        finally:
-            engine.close()  # first: renders still queued are cancelled, so closing sessions never waits on them
-            server.stop()
     finally:
-        engine.close()
+        engine.close()  # first: renders still queued are cancelled, so closing sessions never waits on them
+        if server is not None:
+            server.stop()
     return 0
 
 
