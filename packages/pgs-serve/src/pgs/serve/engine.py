@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pgs.core.allocator import keep_freed_memory
 from pgs.core.avatar import DEFAULT_LOOP_FRAMES, Replay
 from pgs.core.errors import DataError
 from pgs.core.groups import AUDIO_ENCODERS
@@ -55,8 +56,10 @@ def render_thread_setup(threads: int) -> None:
 
     The render thread should be the only one in the process that runs parallel tensor work: the
     event loop sets itself to one thread (`pgs.serve.app.AvatarServer` on startup), and
-    ``pgs serve`` renders on the main thread (`pgs.serve.caller_thread`).
+    ``pgs serve`` renders on the main thread (`pgs.serve.caller_thread`). Freed tensor memory
+    is kept for the next frame (`pgs.core.allocator.keep_freed_memory`, process-wide).
     """
+    keep_freed_memory()
     torch.set_num_threads(threads)
     try:
         import numba
