@@ -2,7 +2,9 @@
 
 - `face_target`: the face branch's target (inner mouth painted as background);
 - `lips_box` / `lips_l1`: an extra L1 on a box around the lips (``loss.lips_weight``);
-- `mouth_alpha_prior`: TalkingGaussian's alpha prior of the inside-mouth branch.
+- `mouth_alpha_prior`: TalkingGaussian's alpha prior of the inside-mouth branch;
+- `mask_window` / `windowed_photometric`: the photometric loss of a prediction that equals its
+  target outside a mask, computed on the mask's box alone (the inside-mouth branch's step).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import torch
 from torch import Tensor
 
 from pgs.core.data.dataset import Frame
+from pgs.core.losses import photometric
+from pgs.core.metrics import SSIM_WINDOW
 
 
 def face_target(frame: Frame) -> Tensor:
@@ -77,4 +81,57 @@ def mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
     return ((1.0 - alpha) * box).mean() + (alpha * ~box).mean()
 
 
-__all__ = ["face_target", "lips_box", "lips_l1", "mouth_alpha_prior"]
+def mask_window(mask: Tensor, margin: int = 2 * (SSIM_WINDOW // 2)) -> tuple[slice, slice] | None:
+    """Rows and columns of `mask`'s bounding box grown by `margin` pixels (clipped), or None if empty.
+
+    Args:
+        mask: [H, W] bool.
+        margin: pixels added on each side; the default, twice the SSIM window's radius, reaches every
+            pixel whose SSIM window overlaps a window that overlaps the mask.
+    """
+    rows = torch.nonzero(mask.any(1)).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(mask.any(0)).flatten()
+    h, w = mask.shape
+    r0, r1 = max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, h)
+    c0, c1 = max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, w)
+    return slice(r0, r1), slice(c0, c1)
+
+
+def windowed_photometric(
+    pred: Tensor, target: Tensor, window: tuple[slice, slice] | None, ssim_weight: float
+) -> Tensor:
+    """`photometric(pred, target)` for a `pred` equal to `target` outside a mask, on its `mask_window`.
+
+    Outside the window the L1 term is 0 and the SSIM map exactly 1 (identical images under every
+    window there), so the full-frame loss is the window's loss scaled by its share of the frame
+    (Eqs. 11-12): ``L1 = (a / A) L1_w`` and ``1 - SSIM = (a / A) (1 - SSIM_w)`` for a window of a
+    pixels in a frame of A. The zero padding at the window's inner edges only meets pixels where
+    both images agree, so SSIM values inside it are those of the full frame.
+
+    Args:
+        pred: [B, H, W, 3] prediction, equal to `target` more than the window's margin from the mask.
+        target: [B, H, W, 3].
+        window: `mask_window` of the mask (None: an empty mask, the loss is 0 with gradients kept).
+        ssim_weight: lambda of D-SSIM.
+
+    Returns:
+        Scalar loss, equal to `photometric(pred, target, ssim_weight)` up to rounding.
+    """
+    if window is None:
+        return pred.sum() * 0.0
+    rows, cols = window
+    p, t = pred[:, rows, cols], target[:, rows, cols]
+    share = (p.shape[1] * p.shape[2]) / (pred.shape[1] * pred.shape[2])
+    return share * photometric(p, t, ssim_weight)
+
+
+__all__ = [
+    "face_target",
+    "lips_box",
+    "lips_l1",
+    "mask_window",
+    "mouth_alpha_prior",
+    "windowed_photometric",
+]

@@ -57,7 +57,14 @@ from pgs.core.training.init import carved_gaussians, mouth_box
 from pgs.core.training.interrupts import InterruptFlag
 from pgs.core.training.log import JsonlLog, plot_curves, read_jsonl
 from pgs.core.training.lpips_loss import LpipsLoss, load_lpips
-from pgs.core.training.objectives import face_target, lips_box, lips_l1, mouth_alpha_prior
+from pgs.core.training.objectives import (
+    face_target,
+    lips_box,
+    lips_l1,
+    mask_window,
+    mouth_alpha_prior,
+    windowed_photometric,
+)
 from pgs.core.training.optimizers import BranchTraining, gaussian_optimizers, network_optimizer, position_lr
 from pgs.core.training.run_state import restore_trainer, trainer_state
 from pgs.core.training.schedule import BRANCHES, STAGE_KEYS, FrameSampler, StagePlan, stage_plan
@@ -230,7 +237,11 @@ class Trainer:
         else:
             target = face_target(frame)
         bt.strategy.step_pre_backward(bt.branch.params, bt.gaussian_optimizers, bt.density_state, bt.step, render)
-        loss = photometric(pred[None], target[None], self.config.loss.ssim_weight)  # Eqs. 11-12
+        ssim_weight = self.config.loss.ssim_weight
+        if mouth:  # pred = target away from the inner mouth: the same loss on the mouth's window alone
+            loss = windowed_photometric(pred[None], target[None], mask_window(frame.masks.mouth), ssim_weight)
+        else:
+            loss = photometric(pred[None], target[None], ssim_weight)  # Eqs. 11-12
         if not mouth and self.config.loss.lips_weight > 0:
             loss = loss + self.config.loss.lips_weight * lips_l1(pred, target, frame)
         if mouth and self.config.mouth_alpha_weight > 0:
