@@ -1,7 +1,7 @@
 """The `cpu` rasterizer backend: compiled (numba) tile compositing, the default on CPU.
 
-Projection and SH are the shared PyTorch modules (`projection`), and for renders that need no
-gradient their compiled equal (`projection_kernels`, float32 rounding apart); tile binning follows the shared
+Projection and SH are compiled (`projection_kernels.project_cpu`, forward and backward: the
+shared PyTorch `projection` to float32 rounding); tile binning follows the shared
 rule (`binning`) with a compiled counting sort (`binning_fast`, identical output, 4-7x faster);
 the per-tile compositing and its backward pass are compiled (`cpu_kernels`, wrapped by
 `composite_cpu`). Results match the `torch` backend (same rules, same fields, pixel counts
@@ -30,7 +30,7 @@ from pgs.core.registry import ComponentSpec
 from pgs.core.rendering.binning_fast import bin_tiles_fast
 from pgs.core.rendering.composite_cpu import composite
 from pgs.core.rendering.pipeline import render_pipeline
-from pgs.core.rendering.projection_kernels import project_inference
+from pgs.core.rendering.projection_kernels import project_cpu
 from pgs.core.rendering.result import RenderResult
 
 
@@ -69,7 +69,7 @@ class CpuRasterizer(Rasterizer):
             sh_degree,
             binner=bin_tiles_fast,
             with_pixel_counts=with_pixel_counts,
-            inference_projector=project_inference,
+            projector=project_cpu,
         )
 
 

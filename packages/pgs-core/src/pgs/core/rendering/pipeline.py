@@ -1,8 +1,8 @@
 """The render pipeline every CPU/torch backend shares: validate -> project -> bin -> composite.
 
 Backends differ only in the compositor (rasterizer contract, section 6), and may bring a faster
-binner and a compiled projection for renders that need no gradient: `render_pipeline` takes
-them as arguments and builds the `RenderResult`, applying the Eq. 4 mask to pixel counts and
+binner and a compiled projection: `render_pipeline` takes them as arguments and builds the
+`RenderResult`, applying the Eq. 4 mask to pixel counts and
 keeping ``means2d.grad`` for density control. It decides whether pixel counts are computed
 (`wants_pixel_counts`); each compositor takes its own inference fast path when no gradient is
 needed (nothing kept for a backward pass).
@@ -64,14 +64,6 @@ def validate_render_inputs(gaussians: GaussianParams, cameras: Cameras, sh_degre
         )
 
 
-def records_gradients(gaussians: GaussianParams, cameras: Cameras) -> bool:
-    """Whether autograd will record a render of these inputs: grad mode on and one requires grad."""
-    if not torch.is_grad_enabled():
-        return False
-    inputs = (*gaussians.as_dict().values(), cameras.viewmats, cameras.Ks)
-    return any(t.requires_grad for t in inputs)
-
-
 def needs_backward(proj: Projection) -> bool:
     """Whether autograd will record this render: grad mode on and a projected tensor requires grad."""
     if not torch.is_grad_enabled():
@@ -102,7 +94,7 @@ def render_pipeline(
     sh_degree: int | None = None,
     binner: Binner = bin_tiles,
     with_pixel_counts: bool | None = None,
-    inference_projector: Projector | None = None,
+    projector: Projector = project,
 ) -> RenderResult:
     """Validate, project, bin, composite and assemble the `RenderResult`.
 
@@ -114,8 +106,8 @@ def render_pipeline(
         sh_degree: SH degree (None = all stored).
         binner: tile binning (`binning.bin_tiles`, or an equal faster variant).
         with_pixel_counts: compute pixel counts; None = only when a backward pass is needed.
-        inference_projector: projection used when no gradient is recorded (`records_gradients`),
-            e.g. the compiled `projection_kernels.project_inference`; None: always `project`.
+        projector: the projection (`projection.project`, or an equal compiled one such as
+            `projection_kernels.project_cpu`).
 
     Returns:
         The `RenderResult`; ``means2d`` retains its gradient when it requires one;
@@ -123,8 +115,7 @@ def render_pipeline(
     """
     validate_render_inputs(gaussians, cameras, sh_degree)
     width, height = int(cameras.width), int(cameras.height)
-    fast = inference_projector is not None and not records_gradients(gaussians, cameras)
-    proj = (inference_projector if fast else project)(gaussians, cameras, sh_degree, config.eps2d)
+    proj = projector(gaussians, cameras, sh_degree, config.eps2d)
     bins = binner(proj, width, height, config.tile_size)
     rule = config.pixel_count_rule if wants_pixel_counts(with_pixel_counts, needs_backward(proj)) else None
     color, alpha, depth, counts = compositor(proj, bins, width, height, rule)
@@ -153,7 +144,6 @@ __all__ = [
     "Projector",
     "mask_counts",
     "needs_backward",
-    "records_gradients",
     "render_pipeline",
     "validate_render_inputs",
     "wants_pixel_counts",
