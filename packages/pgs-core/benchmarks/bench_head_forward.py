@@ -5,8 +5,8 @@ deformed by their networks, rendered by the ``cpu`` backend and composed with Eq
 
 - ``fast``: the inference fast path (`composite_cpu.forward_tiles_inference`: no pixel counts, no
   intersection records or masks for a backward pass, empty tiles not visited);
-- ``training-path``: what every render ran before the fast path, the training kernel
-  (`forward_tiles` with its records and Eq. 5 counts) under ``no_grad``.
+- ``training-path``: what every render ran before the fast path, PyTorch's projection and the
+  training kernel (`forward_tiles` with its records and Eq. 5 counts) under ``no_grad``.
 
 Face: 22k head-sized Gaussians (`pgs.core.testing.scenes.head_scene`); inside mouth: 3k smaller
 ones behind the lips; random networks (a trained head has the same shapes). Both variants run

@@ -8,7 +8,8 @@ absent). On each size (256x256, 512x512) a trainer with the ``real-cpu`` recipe,
 - ``deform``: the face branch's stage-2 step (deformation networks + Gaussians, L1 + D-SSIM + lips);
 - ``finetune``: the stage-3 step (both branches composed, SH colours trained).
 
-pytest-benchmark reports the step; `pgs.core.training.step_profile.StepProfiler` then times the
+Frames come from the decoded-frame cache, filled first (a run's steady state after its first
+epoch). pytest-benchmark reports the step; `pgs.core.training.step_profile.StepProfiler` then times the
 step again alternately with its parts alone (data, tri-plane, networks, rasterizer forward +
 backward, loss) and records them as shares of the step median of that one run, printed and
 written to ``.benchmarks/train_step.json`` (one entry per size and stage). Environment:
@@ -86,6 +87,7 @@ def _record(key: str, entry: dict) -> None:
 def test_train_step(benchmark, trainer: Trainer, stage: str) -> None:
     """One training step of stage 2 (face) or stage 3, and its breakdown in shares of one run."""
     profiler = StepProfiler(trainer, stage, "face")
+    profiler.fill_frame_cache()  # the steady state: only a run's first epoch decodes frames
     benchmark.pedantic(profiler.step, rounds=ROUNDS, iterations=1, warmup_rounds=2)
     result = profiler.run(rounds=ROUNDS, warmup=1)
     w, h = trainer.train_set.image_size
