@@ -547,6 +547,16 @@ def forward_tiles(
         start = tile_starts[t]
         end = tile_starts[t + 1]
         base = cam * num_gaussians
+        if end == start:  # no Gaussian: the empty image, without a state buffer
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    out_trans[cam, y, x] = _ONE
+                    out_color[cam, y, x, 0] = _ZERO
+                    out_color[cam, y, x, 1] = _ZERO
+                    out_color[cam, y, x, 2] = _ZERO
+                    out_depth[cam, y, x] = _ZERO
+                    out_last[cam, y, x] = start
+            continue
         for m in range(start, end):
             counts_m[m] = 0  # stays 0 for intersections after the tile is saturated
         tw = x1 - x0
