@@ -16,6 +16,9 @@ from pgs.core.model.branch import Branch
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.schedule import GAUSSIAN_KEYS
 
+#: PyTorch's fused Adam/AdamW kernels (one pass over each tensor; CPU and CUDA).
+_FUSED: dict[str, Any] = {"fused": True}
+
 
 @dataclass
 class BranchTraining:
@@ -52,7 +55,7 @@ def gaussian_optimizers(branch: Branch, config: TrainConfig, means_lr: float) ->
         "opacity_logits": lr.opacity,
         "sh": lr.sh_dc,
     }
-    return {k: torch.optim.Adam([branch.params[k]], lr=rates[k], eps=1e-15) for k in GAUSSIAN_KEYS}
+    return {k: torch.optim.Adam([branch.params[k]], lr=rates[k], eps=1e-15, **_FUSED) for k in GAUSSIAN_KEYS}
 
 
 def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimizer:
@@ -65,7 +68,7 @@ def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimi
     groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
     if attention:
         groups.append({"params": attention, "lr": lr.audio_attention})
-    return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, foreach=True)
+    return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, **_FUSED)
 
 
 __all__ = ["BranchTraining", "gaussian_optimizers", "network_optimizer", "position_lr"]
