@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pgs.core.losses import photometric, psnr, ssim, ssim_map
+from pgs.core.metrics import psnr_per_frame
 
 skimage_metrics = pytest.importorskip("skimage.metrics")
 
@@ -42,6 +45,18 @@ def test_psnr_matches_closed_form_and_mask() -> None:
     b2 = b.clone()
     b2[0, 2:] = 0.5  # outside the mask: ignored
     assert psnr(a, b2, mask) == pytest.approx(20.0, rel=1e-5)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), h=st.integers(1, 40), w=st.integers(1, 40), share=st.floats(0.01, 1.0))
+def test_masked_psnr_equals_the_float64_metric(seed: int, h: int, w: int, share: float) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    a, b = torch.rand(1, h, w, 3, generator=gen), torch.rand(1, h, w, 3, generator=gen)
+    mask = torch.rand(1, h, w, generator=gen) < share
+    if not bool(mask.any()):
+        assert math.isnan(psnr(a, b, mask))
+        return
+    assert psnr(a, b, mask) == pytest.approx(float(psnr_per_frame(a, b, mask)[0]), abs=1e-4)
 
 
 def test_photometric_gradient_matches_finite_differences() -> None:
