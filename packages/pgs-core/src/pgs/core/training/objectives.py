@@ -1,7 +1,7 @@
 """Loss pieces of the branch and fine-tune steps beyond Eqs. 11-13's photometric term.
 
 - `face_target`: the face branch's target (inner mouth painted as background);
-- `lips_box` / `lips_l1`: an extra L1 on a box around the lips (``loss.lips_weight``);
+- `lips_window` / `lips_box` / `lips_l1`: an extra L1 on a box around the lips (``loss.lips_weight``);
 - `mouth_alpha_prior`: TalkingGaussian's alpha prior of the inside-mouth branch;
 - `mask_window` / `windowed_photometric`: the photometric loss of a prediction that equals its
   target outside a mask, computed on the mask's box alone (the inside-mouth branch's step).
@@ -24,8 +24,8 @@ def face_target(frame: Frame) -> Tensor:
     return torch.where(frame.masks.mouth[..., None], frame.background, frame.image)
 
 
-def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
-    """[H, W] bool box around the lips (landmarks 48-67 grown by `grow` x their width), or None.
+def lips_window(frame: Frame, grow: float = 0.25) -> tuple[slice, slice] | None:
+    """Rows and columns of a box around the lips (landmarks 48-67 grown by `grow` x their width), or None.
 
     Falls back to the inner-mouth mask's box grown the same way when the frame has no landmarks,
     and to None when it has neither.
@@ -41,27 +41,35 @@ def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
             return None
         x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
     margin = grow * (x1 - x0)
-    box = torch.zeros(h, w, dtype=torch.bool, device=frame.image.device)
     r0, r1 = max(int(y0 - margin), 0), min(math.ceil(y1 + margin), h)
     c0, c1 = max(int(x0 - margin), 0), min(math.ceil(x1 + margin), w)
     if r1 <= r0 or c1 <= c0:
         return None
-    box[r0:r1, c0:c1] = True
+    return slice(r0, r1), slice(c0, c1)
+
+
+def lips_box(frame: Frame, grow: float = 0.25) -> Tensor | None:
+    """[H, W] bool mask of `lips_window` (None without one)."""
+    window = lips_window(frame, grow)
+    if window is None:
+        return None
+    box = torch.zeros(frame.image.shape[:2], dtype=torch.bool, device=frame.image.device)
+    box[window] = True
     return box
 
 
 def lips_l1(pred: Tensor, target: Tensor, frame: Frame) -> Tensor:
-    """Mean absolute error inside the frame's `lips_box` (zero without one).
+    """Mean absolute error inside the frame's `lips_window` (zero without one).
 
     Args:
         pred: [H, W, 3] prediction.
         target: [H, W, 3] target.
         frame: the frame (landmarks or inner-mouth mask).
     """
-    box = lips_box(frame)
-    if box is None:
+    window = lips_window(frame)
+    if window is None:
         return pred.sum() * 0.0
-    return (pred - target).abs()[box].mean()
+    return (pred[window] - target[window]).abs().mean()
 
 
 def mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
@@ -131,6 +139,7 @@ __all__ = [
     "face_target",
     "lips_box",
     "lips_l1",
+    "lips_window",
     "mask_window",
     "mouth_alpha_prior",
     "windowed_photometric",
