@@ -134,6 +134,8 @@ def test_static_checkpoint_and_region_history(speaker: Path, tmp_path: Path) -> 
     for record in result.report["stages"]:
         assert {"psnr", "psnr_head", "psnr_face", "psnr_mouth"} <= set(record)
         assert all(math.isfinite(record[k]) for k in ("psnr", "psnr_head", "psnr_face"))
+    seconds = [record["seconds"] for record in result.report["stages"]]
+    assert seconds[0] == 0.0 and seconds == sorted(seconds) and seconds[-1] <= result.report["training_seconds"]
 
 
 def test_finetune_sh_lr_is_used(speaker: Path, tmp_path: Path) -> None:

@@ -404,7 +404,7 @@ class Trainer:
         interrupted = False
         started = time.perf_counter() - self.elapsed
         if self.global_step == 0 and not self.history:  # the starting point, for the stage curves
-            self.history.append({"stage": "init", "global_step": 0, **self.evaluate(static=True)})
+            self.history.append({"stage": "init", "global_step": 0, "seconds": 0.0, **self.evaluate(static=True)})
         try:
             with InterruptFlag() as flag, progress_bars(self.quiet, progress) as bars:
                 while self.stage_index < len(self.plan):
@@ -427,8 +427,11 @@ class Trainer:
                             self.elapsed = time.perf_counter() - started
                             self.save()
                     bar.close()
+                    seconds = round(time.perf_counter() - started, 1)  # training time when the stage's steps end
                     metrics = self.evaluate(static=plan.stage == "static")
-                    self.history.append({"stage": plan.label, "global_step": self.global_step, **metrics})
+                    self.history.append(
+                        {"stage": plan.label, "global_step": self.global_step, "seconds": seconds, **metrics}
+                    )
                     self.stage_index += 1
                     self.stage_step = 0
                     self.elapsed = time.perf_counter() - started
