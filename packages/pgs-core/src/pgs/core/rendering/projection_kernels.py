@@ -96,13 +96,73 @@ def _rotation(qw: float, qx: float, qy: float, qz: float) -> tuple:
     )  # fmt: skip
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _camera_terms(vm: np.ndarray, K: np.ndarray, c: int, px: float, py: float, pz: float) -> tuple:
-    """Camera-space centre (tx, ty, tz) and the focal lengths and principal point of camera c."""
+@numba.njit(cache=True, nogil=True)
+def _covariance(quats: np.ndarray, log_scales: np.ndarray, i: int) -> tuple:
+    """Gaussian i's unit quaternion and |q| (5), R (9), scales (3), M = R S (9) and Sigma = M M^T (6)."""
+    rot = _rotation(float(quats[i, 0]), float(quats[i, 1]), float(quats[i, 2]), float(quats[i, 3]))
+    r00, r01, r02, r10, r11, r12, r20, r21, r22 = rot[5:]
+    sx, sy, sz = math.exp(log_scales[i, 0]), math.exp(log_scales[i, 1]), math.exp(log_scales[i, 2])
+    m00, m01, m02 = r00 * sx, r01 * sy, r02 * sz
+    m10, m11, m12 = r10 * sx, r11 * sy, r12 * sz
+    m20, m21, m22 = r20 * sx, r21 * sy, r22 * sz
+    s00 = m00 * m00 + m01 * m01 + m02 * m02
+    s01 = m00 * m10 + m01 * m11 + m02 * m12
+    s02 = m00 * m20 + m01 * m21 + m02 * m22
+    s11 = m10 * m10 + m11 * m11 + m12 * m12
+    s12 = m10 * m20 + m11 * m21 + m12 * m22
+    s22 = m20 * m20 + m21 * m21 + m22 * m22
+    return (
+        *rot, sx, sy, sz, m00, m01, m02, m10, m11, m12, m20, m21, m22, s00, s01, s02, s11, s12, s22,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def _ewa(
+    vm: np.ndarray, K: np.ndarray, c: int, p: tuple, sigma: tuple, width: int, height: int,
+    near: float, far: float, eps2d: float,
+) -> tuple:
+    """Camera c's EWA terms of a centre p and world covariance sigma (s00, s01, s02, s11, s12, s22).
+
+    Returns (t, depth_ok, z, r, cr, lim, j, T, U, cov2d): the camera-space centre (tx, ty, tz),
+    the depth test, the divisor z, x/z and y/z before and after the field-of-view clamp, the clamp
+    limits (xp, xn, yp, yn), the Jacobian (j00, j02, j11, j12), the rows t0, t1 of T = J W, the
+    rows Sigma t0, Sigma t1, and (a, b, c, det_raw) of cov2d = T Sigma T^T + eps2d I.
+    """
+    px, py, pz = p
+    s00, s01, s02, s11, s12, s22 = sigma
     tx = vm[c, 0, 0] * px + vm[c, 0, 1] * py + vm[c, 0, 2] * pz + vm[c, 0, 3]
     ty = vm[c, 1, 0] * px + vm[c, 1, 1] * py + vm[c, 1, 2] * pz + vm[c, 1, 3]
     tz = vm[c, 2, 0] * px + vm[c, 2, 1] * py + vm[c, 2, 2] * pz + vm[c, 2, 3]
-    return tx, ty, tz, K[c, 0, 0], K[c, 1, 1], K[c, 0, 2], K[c, 1, 2]
+    fx, fy, cx, cy = K[c, 0, 0], K[c, 1, 1], K[c, 0, 2], K[c, 1, 2]
+    depth_ok = near < tz < far
+    z = tz if depth_ok else 1.0
+    # x/z and y/z clamped to 1.3x the field of view (3DGS/gsplat)
+    lim_xp, lim_xn = (width - cx) / fx + 0.15 * width / fx, cx / fx + 0.15 * width / fx
+    lim_yp, lim_yn = (height - cy) / fy + 0.15 * height / fy, cy / fy + 0.15 * height / fy
+    rx, ry = tx / z, ty / z
+    crx, cry = max(min(rx, lim_xp), -lim_xn), max(min(ry, lim_yp), -lim_yn)
+    j00, j02 = fx / z, -fx * (z * crx) / (z * z)
+    j11, j12 = fy / z, -fy * (z * cry) / (z * z)
+    t00 = j00 * vm[c, 0, 0] + j02 * vm[c, 2, 0]
+    t01 = j00 * vm[c, 0, 1] + j02 * vm[c, 2, 1]
+    t02 = j00 * vm[c, 0, 2] + j02 * vm[c, 2, 2]
+    t10 = j11 * vm[c, 1, 0] + j12 * vm[c, 2, 0]
+    t11 = j11 * vm[c, 1, 1] + j12 * vm[c, 2, 1]
+    t12 = j11 * vm[c, 1, 2] + j12 * vm[c, 2, 2]
+    u00 = s00 * t00 + s01 * t01 + s02 * t02
+    u01 = s01 * t00 + s11 * t01 + s12 * t02
+    u02 = s02 * t00 + s12 * t01 + s22 * t02
+    u10 = s00 * t10 + s01 * t11 + s02 * t12
+    u11 = s01 * t10 + s11 * t11 + s12 * t12
+    u12 = s02 * t10 + s12 * t11 + s22 * t12
+    a = t00 * u00 + t01 * u01 + t02 * u02 + eps2d
+    b = t10 * u00 + t11 * u01 + t12 * u02
+    cc = t10 * u10 + t11 * u11 + t12 * u12 + eps2d
+    return (
+        (tx, ty, tz), depth_ok, z, (rx, ry), (crx, cry), (lim_xp, lim_xn, lim_yp, lim_yn),
+        (j00, j02, j11, j12), (t00, t01, t02, t10, t11, t12), (u00, u01, u02, u10, u11, u12),
+        (a, b, cc, a * cc - b * b),
+    )  # fmt: skip
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -135,50 +195,19 @@ def _forward_kernel(
     for chunk in prange((n_gauss + _CHUNK - 1) // _CHUNK):
         Y, dYx, dYy, dYz = np.empty(16), np.empty(16), np.empty(16), np.empty(16)
         for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n_gauss)):
-            rot = _rotation(float(quats[i, 0]), float(quats[i, 1]), float(quats[i, 2]), float(quats[i, 3]))
-            r00, r01, r02, r10, r11, r12, r20, r21, r22 = rot[5:]
-            sx, sy, sz = math.exp(log_scales[i, 0]), math.exp(log_scales[i, 1]), math.exp(log_scales[i, 2])
-            m00, m01, m02 = r00 * sx, r01 * sy, r02 * sz  # M = R S
-            m10, m11, m12 = r10 * sx, r11 * sy, r12 * sz
-            m20, m21, m22 = r20 * sx, r21 * sy, r22 * sz
-            s00 = m00 * m00 + m01 * m01 + m02 * m02  # world covariance Sigma = M M^T
-            s01 = m00 * m10 + m01 * m11 + m02 * m12
-            s02 = m00 * m20 + m01 * m21 + m02 * m22
-            s11 = m10 * m10 + m11 * m11 + m12 * m12
-            s12 = m10 * m20 + m11 * m21 + m12 * m22
-            s22 = m20 * m20 + m21 * m21 + m22 * m22
+            g = _covariance(quats, log_scales, i)
+            sigma = g[26:32]
             opac = 1.0 / (1.0 + math.exp(-float(logits[i])))
             extent2 = 2.0 * math.log(max(opac * 255.0, 1.0))
             px, py, pz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
             for c in range(n_cams):
                 opacities[c, i] = opac
-                tx, ty, tz, fx, fy, cx, cy = _camera_terms(viewmats, Ks, c, px, py, pz)
+                t, depth_ok, z, _, _, _, _, _, _, cov = _ewa(
+                    viewmats, Ks, c, (px, py, pz), sigma, width, height, near, far, eps2d
+                )
+                tx, ty, tz = t
+                a, b, cc, det_raw = cov
                 w, h = width, height
-                depth_ok = near < tz < far
-                z = tz if depth_ok else 1.0
-                lim_xp, lim_xn = (w - cx) / fx + 0.15 * w / fx, cx / fx + 0.15 * w / fx
-                lim_yp, lim_yn = (h - cy) / fy + 0.15 * h / fy, cy / fy + 0.15 * h / fy
-                txc = z * max(min(tx / z, lim_xp), -lim_xn)
-                tyc = z * max(min(ty / z, lim_yp), -lim_yn)
-                j00, j02 = fx / z, -fx * txc / (z * z)
-                j11, j12 = fy / z, -fy * tyc / (z * z)
-                # T = J W (rows t0, t1); cov2d = T Sigma T^T + eps2d I
-                t00 = j00 * viewmats[c, 0, 0] + j02 * viewmats[c, 2, 0]
-                t01 = j00 * viewmats[c, 0, 1] + j02 * viewmats[c, 2, 1]
-                t02 = j00 * viewmats[c, 0, 2] + j02 * viewmats[c, 2, 2]
-                t10 = j11 * viewmats[c, 1, 0] + j12 * viewmats[c, 2, 0]
-                t11 = j11 * viewmats[c, 1, 1] + j12 * viewmats[c, 2, 1]
-                t12 = j11 * viewmats[c, 1, 2] + j12 * viewmats[c, 2, 2]
-                u00 = s00 * t00 + s01 * t01 + s02 * t02
-                u01 = s01 * t00 + s11 * t01 + s12 * t02
-                u02 = s02 * t00 + s12 * t01 + s22 * t02
-                u10 = s00 * t10 + s01 * t11 + s02 * t12
-                u11 = s01 * t10 + s11 * t11 + s12 * t12
-                u12 = s02 * t10 + s12 * t11 + s22 * t12
-                a = t00 * u00 + t01 * u01 + t02 * u02 + eps2d
-                b = t10 * u00 + t11 * u01 + t12 * u02
-                cc = t10 * u10 + t11 * u11 + t12 * u12 + eps2d
-                det_raw = a * cc - b * b
                 det = max(det_raw, 1e-10)
                 conics[c, i, 0] = cc / det
                 conics[c, i, 1] = -b / det
@@ -242,19 +271,12 @@ def _backward_kernel(
     for chunk in prange((n_gauss + _CHUNK - 1) // _CHUNK):
         Y, dYx, dYy, dYz = np.empty(16), np.empty(16), np.empty(16), np.empty(16)
         for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n_gauss)):
-            rot = _rotation(float(quats[i, 0]), float(quats[i, 1]), float(quats[i, 2]), float(quats[i, 3]))
-            qw, qx, qy, qz, qn = rot[:5]
-            r00, r01, r02, r10, r11, r12, r20, r21, r22 = rot[5:]
-            sx, sy, sz = math.exp(log_scales[i, 0]), math.exp(log_scales[i, 1]), math.exp(log_scales[i, 2])
-            m00, m01, m02 = r00 * sx, r01 * sy, r02 * sz
-            m10, m11, m12 = r10 * sx, r11 * sy, r12 * sz
-            m20, m21, m22 = r20 * sx, r21 * sy, r22 * sz
-            s00 = m00 * m00 + m01 * m01 + m02 * m02
-            s01 = m00 * m10 + m01 * m11 + m02 * m12
-            s02 = m00 * m20 + m01 * m21 + m02 * m22
-            s11 = m10 * m10 + m11 * m11 + m12 * m12
-            s12 = m10 * m20 + m11 * m21 + m12 * m22
-            s22 = m20 * m20 + m21 * m21 + m22 * m22
+            g = _covariance(quats, log_scales, i)
+            qw, qx, qy, qz, qn = g[:5]
+            r00, r01, r02, r10, r11, r12, r20, r21, r22 = g[5:14]
+            sx, sy, sz = g[14:17]
+            m00, m01, m02, m10, m11, m12, m20, m21, m22 = g[17:26]
+            sigma = g[26:32]
             opac = 1.0 / (1.0 + math.exp(-float(logits[i])))
             px, py, pz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
             # accumulators over cameras: d loss / d (p, Sigma as a full 3x3 matrix, opacity)
@@ -263,32 +285,21 @@ def _backward_kernel(
             d_opac = 0.0
             for c in range(n_cams):
                 d_opac += g_opacities[c, i]
-                tx, ty, tz, fx, fy, cx, cy = _camera_terms(viewmats, Ks, c, px, py, pz)
-                w, h = width, height
-                depth_ok = near < tz < far
-                z = tz if depth_ok else 1.0
-                lim_xp, lim_xn = (w - cx) / fx + 0.15 * w / fx, cx / fx + 0.15 * w / fx
-                lim_yp, lim_yn = (h - cy) / fy + 0.15 * h / fy, cy / fy + 0.15 * h / fy
-                rx, ry = tx / z, ty / z
-                crx, cry = max(min(rx, lim_xp), -lim_xn), max(min(ry, lim_yp), -lim_yn)
+                t, depth_ok, z, r, cr, lim, _, tt, uu, cov = _ewa(
+                    viewmats, Ks, c, (px, py, pz), sigma, width, height, near, far, eps2d
+                )
+                tx, ty, tz = t
+                rx, ry = r
+                crx, cry = cr
+                lim_xp, lim_xn, lim_yp, lim_yn = lim
+                t00, t01, t02, t10, t11, t12 = tt
+                u00, u01, u02, u10, u11, u12 = uu
+                a, b, cc, det_raw = cov
+                fx, fy = Ks[c, 0, 0], Ks[c, 1, 1]
                 txc, tyc = z * crx, z * cry
-                j00, j02 = fx / z, -fx * txc / (z * z)
-                j11, j12 = fy / z, -fy * tyc / (z * z)
                 w00, w01, w02 = viewmats[c, 0, 0], viewmats[c, 0, 1], viewmats[c, 0, 2]
                 w10, w11, w12 = viewmats[c, 1, 0], viewmats[c, 1, 1], viewmats[c, 1, 2]
                 w20, w21, w22 = viewmats[c, 2, 0], viewmats[c, 2, 1], viewmats[c, 2, 2]
-                t00, t01, t02 = j00 * w00 + j02 * w20, j00 * w01 + j02 * w21, j00 * w02 + j02 * w22
-                t10, t11, t12 = j11 * w10 + j12 * w20, j11 * w11 + j12 * w21, j11 * w12 + j12 * w22
-                u00 = s00 * t00 + s01 * t01 + s02 * t02  # Sigma t0
-                u01 = s01 * t00 + s11 * t01 + s12 * t02
-                u02 = s02 * t00 + s12 * t01 + s22 * t02
-                u10 = s00 * t10 + s01 * t11 + s02 * t12  # Sigma t1
-                u11 = s01 * t10 + s11 * t11 + s12 * t12
-                u12 = s02 * t10 + s12 * t11 + s22 * t12
-                a = t00 * u00 + t01 * u01 + t02 * u02 + eps2d
-                b = t10 * u00 + t11 * u01 + t12 * u02
-                cc = t10 * u10 + t11 * u11 + t12 * u12 + eps2d
-                det_raw = a * cc - b * b
                 det = max(det_raw, 1e-10)
                 # conic = (cc, -b, a) / det
                 gc0, gc1, gc2 = g_conics[c, i, 0], g_conics[c, i, 1], g_conics[c, i, 2]
