@@ -8,8 +8,8 @@ records) of `projection.project`. When autograd records the call, a `torch.autog
 runs the forward kernel and, in the backward pass, a kernel that recomputes each Gaussian's
 intermediates and applies the chain rule by hand (written out below, step by step), giving the
 gradients of the means, quaternions, log-scales, opacity logits and SH coefficients.
-20k Gaussians with SH degree 2 on 2 cores: about 1 ms forward (PyTorch 4.8 ms), and forward +
-backward several times faster than PyTorch's 15.7 ms.
+20k Gaussians with SH degree 2 on 2 cores: 1.6-1.7 ms forward (PyTorch 4.1-4.2 ms), 4.8-5.0 ms
+forward + backward (PyTorch 12-20 ms); `benchmarks/bench_projection.py`.
 
 Each Gaussian is computed in float64 and written in the inputs' dtype; each Gaussian's values
 depend on its own parameters only, and its gradients are written to its own rows (no atomics,
