@@ -135,7 +135,8 @@ def test_static_checkpoint_and_region_history(speaker: Path, tmp_path: Path) -> 
         assert {"psnr", "psnr_head", "psnr_face", "psnr_mouth"} <= set(record)
         assert all(math.isfinite(record[k]) for k in ("psnr", "psnr_head", "psnr_face"))
     seconds = [record["seconds"] for record in result.report["stages"]]
-    assert seconds[0] == 0.0 and seconds == sorted(seconds) and seconds[-1] <= result.report["training_seconds"]
+    # stage records are rounded to 0.1 s, the run's total to 0.01 s
+    assert seconds[0] == 0.0 and seconds == sorted(seconds) and seconds[-1] <= result.report["training_seconds"] + 0.05
 
 
 def test_finetune_sh_lr_is_used(speaker: Path, tmp_path: Path) -> None:
