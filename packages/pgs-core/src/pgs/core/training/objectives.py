@@ -115,11 +115,12 @@ def windowed_photometric(
     Outside the window the L1 term is 0 and the SSIM map exactly 1 (identical images under every
     window there), so the full-frame loss is the window's loss scaled by its share of the frame
     (Eqs. 11-12): ``L1 = (a / A) L1_w`` and ``1 - SSIM = (a / A) (1 - SSIM_w)`` for a window of a
-    pixels in a frame of A. The zero padding at the window's inner edges only meets pixels where
-    both images agree, so SSIM values inside it are those of the full frame.
+    pixels in a frame of A. Near the window's inner edges the SSIM windows see zero padding
+    instead of the frame, but the two images agree over all of those windows either way, so
+    those values are 1 in both; every other value inside is the full frame's.
 
     Args:
-        pred: [B, H, W, 3] prediction, equal to `target` more than the window's margin from the mask.
+        pred: [B, H, W, 3] prediction, equal to `target` outside the mask.
         target: [B, H, W, 3].
         window: `mask_window` of the mask (None: an empty mask, the loss is 0 with gradients kept).
         ssim_weight: lambda of D-SSIM.
