@@ -84,6 +84,35 @@ def _sh_basis(
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _view_basis(
+    degree: int, px: float, py: float, pz: float, centre: np.ndarray, Y: np.ndarray, dx: np.ndarray,
+    dy: np.ndarray, dz: np.ndarray,
+) -> tuple:
+    """SH basis (and partials) of the view direction from `centre` to p, d = dir / max(|dir|, 1e-12).
+
+    Returns:
+        (d_x, d_y, d_z, max(|dir|, 1e-12)); degree 0 reads no direction: (0, 0, 0, 1).
+    """
+    if degree == 0:
+        Y[0] = C0
+        return 0.0, 0.0, 0.0, 1.0
+    ex, ey, ez = px - centre[0], py - centre[1], pz - centre[2]
+    dn = max(math.sqrt(ex * ex + ey * ey + ez * ez), 1e-12)
+    ex, ey, ez = ex / dn, ey / dn, ez / dn
+    _sh_basis(degree, ex, ey, ez, Y, dx, dy, dz)
+    return ex, ey, ez, dn
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _sh_sum(Y: np.ndarray, sh: np.ndarray, i: int, ch: int, k: int) -> float:
+    """sum_{j < k} Y_j sh[i, j, ch]: the colour of channel ch before the +0.5 offset and clamp."""
+    acc = 0.0
+    for j in range(k):
+        acc += Y[j] * sh[i, j, ch]
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _rotation(qw: float, qx: float, qy: float, qz: float) -> tuple:
     """(w, x, y, z, |q|) of the normalised quaternion (F.normalize: q / max(|q|, 1e-12)) and R's 9 entries."""
     qn = max(math.sqrt(qw * qw + qx * qx + qy * qy + qz * qz), 1e-12)
@@ -195,8 +224,7 @@ def _forward_kernel(
     for chunk in prange((n_gauss + _CHUNK - 1) // _CHUNK):
         Y, dYx, dYy, dYz = np.empty(16), np.empty(16), np.empty(16), np.empty(16)
         for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n_gauss)):
-            g = _covariance(quats, log_scales, i)
-            sigma = g[26:32]
+            sigma = _covariance(quats, log_scales, i)[26:32]
             opac = 1.0 / (1.0 + math.exp(-float(logits[i])))
             extent2 = 2.0 * math.log(max(opac * 255.0, 1.0))
             px, py, pz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
@@ -207,7 +235,6 @@ def _forward_kernel(
                 )
                 tx, ty, tz = t
                 a, b, cc, det_raw = cov
-                w, h = width, height
                 det = max(det_raw, 1e-10)
                 conics[c, i, 0] = cc / det
                 conics[c, i, 1] = -b / det
@@ -221,20 +248,12 @@ def _forward_kernel(
                 # radius enclosing alpha >= 1/255 (`projection.screen_radius`)
                 lam = 0.5 * (a + cc) + math.sqrt(max(0.25 * (a - cc) ** 2 + b * b, 0.0))
                 r = math.ceil(math.sqrt(max(extent2 * lam, 0.0)))
-                inside = mx + r > 0 and mx - r < w and my + r > 0 and my - r < h
+                inside = mx + r > 0 and mx - r < width and my + r > 0 and my - r < height
                 radii[c, i] = int(r) if (depth_ok and det_raw > 0 and r > 0 and inside) else 0
                 # view-dependent colour: clamp_min(sum_k sh_k Y_k(dir) + 0.5, 0) (`sh.sh_to_color`)
-                if degree == 0:
-                    Y[0] = C0
-                else:
-                    dx, dy, dz = px - centres[c, 0], py - centres[c, 1], pz - centres[c, 2]
-                    dn = max(math.sqrt(dx * dx + dy * dy + dz * dz), 1e-12)
-                    _sh_basis(degree, dx / dn, dy / dn, dz / dn, Y, dYx, dYy, dYz)
+                _view_basis(degree, px, py, pz, centres[c], Y, dYx, dYy, dYz)
                 for ch in range(3):
-                    acc = 0.0
-                    for j in range(k):
-                        acc += Y[j] * sh[i, j, ch]
-                    colors[c, i, ch] = max(acc + 0.5, 0.0)
+                    colors[c, i, ch] = max(_sh_sum(Y, sh, i, ch, k) + 0.5, 0.0)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
@@ -271,12 +290,12 @@ def _backward_kernel(
     for chunk in prange((n_gauss + _CHUNK - 1) // _CHUNK):
         Y, dYx, dYy, dYz = np.empty(16), np.empty(16), np.empty(16), np.empty(16)
         for i in range(chunk * _CHUNK, min((chunk + 1) * _CHUNK, n_gauss)):
-            g = _covariance(quats, log_scales, i)
-            qw, qx, qy, qz, qn = g[:5]
-            r00, r01, r02, r10, r11, r12, r20, r21, r22 = g[5:14]
-            sx, sy, sz = g[14:17]
-            m00, m01, m02, m10, m11, m12, m20, m21, m22 = g[17:26]
-            sigma = g[26:32]
+            gauss = _covariance(quats, log_scales, i)
+            qw, qx, qy, qz, qn = gauss[:5]
+            r00, r01, r02, r10, r11, r12, r20, r21, r22 = gauss[5:14]
+            sx, sy, sz = gauss[14:17]
+            m00, m01, m02, m10, m11, m12, m20, m21, m22 = gauss[17:26]
+            sigma = gauss[26:32]
             opac = 1.0 / (1.0 + math.exp(-float(logits[i])))
             px, py, pz = float(means[i, 0]), float(means[i, 1]), float(means[i, 2])
             # accumulators over cameras: d loss / d (p, Sigma as a full 3x3 matrix, opacity)
@@ -356,21 +375,10 @@ def _backward_kernel(
                 dpy += w01 * dtx + w11 * dty + w21 * dtz
                 dpz += w02 * dtx + w12 * dty + w22 * dtz
                 # colour = clamp_min(sum_k Y_k(d) sh_k + 0.5, 0), d = dir / max(|dir|, 1e-12)
-                if degree == 0:
-                    Y[0] = C0
-                    dn = 1.0
-                    ex, ey, ez = 0.0, 0.0, 0.0
-                else:
-                    ex, ey, ez = px - centres[c, 0], py - centres[c, 1], pz - centres[c, 2]
-                    dn = max(math.sqrt(ex * ex + ey * ey + ez * ez), 1e-12)
-                    ex, ey, ez = ex / dn, ey / dn, ez / dn
-                    _sh_basis(degree, ex, ey, ez, Y, dYx, dYy, dYz)
+                ex, ey, ez, dn = _view_basis(degree, px, py, pz, centres[c], Y, dYx, dYy, dYz)
                 ddx, ddy, ddz = 0.0, 0.0, 0.0
                 for ch in range(3):
-                    acc = 0.0
-                    for j in range(k):
-                        acc += Y[j] * sh[i, j, ch]
-                    if acc + 0.5 < 0.0:
+                    if _sh_sum(Y, sh, i, ch, k) + 0.5 < 0.0:
                         continue
                     g = g_colors[c, i, ch]
                     for j in range(k):
@@ -418,12 +426,17 @@ def _backward_kernel(
             d_quats[i, 0], d_quats[i, 1], d_quats[i, 2], d_quats[i, 3] = dw / qn, dx_ / qn, dy_ / qn, dz_ / qn
 
 
-def _arrays(gaussians: GaussianParams, cameras: Cameras, degree: int) -> tuple:
+def _numpy(t: Tensor, dtype: torch.dtype) -> np.ndarray:
+    """`t` as a contiguous numpy array of `dtype` (a view when it already is one)."""
+    return t.detach().to(dtype).contiguous().numpy()
+
+
+def _arrays(gaussians: GaussianParams, cameras: Cameras) -> tuple:
     """The kernels' shared leading arguments (numpy views in the Gaussians' dtype)."""
     dtype = gaussians.means.dtype
 
     def arr(t: Tensor) -> np.ndarray:
-        return t.detach().to(dtype).contiguous().numpy()
+        return _numpy(t, dtype)
 
     return (
         arr(gaussians.means),
@@ -441,7 +454,9 @@ def _arrays(gaussians: GaussianParams, cameras: Cameras, degree: int) -> tuple:
     )
 
 
-def _forward(args: tuple, eps2d: float, degree: int, n: int, c: int, np_dtype: np.dtype) -> tuple[Tensor, ...]:
+def _forward(args: tuple, eps2d: float, degree: int) -> tuple[Tensor, ...]:
+    """Run the forward kernel on `_arrays` output: (means2d, conics, depths, radii, colors, opacities)."""
+    n, c, np_dtype = args[0].shape[0], args[5].shape[0], args[0].dtype
     means2d = np.empty((c, n, 2), np_dtype)
     conics = np.empty((c, n, 3), np_dtype)
     depths = np.empty((c, n), np_dtype)
@@ -469,11 +484,8 @@ class _ProjectFunction(torch.autograd.Function):
         eps2d: float,
         degree: int,
     ) -> tuple[Tensor, ...]:
-        g = GaussianParams(means, quats, log_scales, opacity_logits, sh)
-        args = _arrays(g, cameras, degree)
-        means2d, conics, depths, radii, colors, opacities = _forward(
-            args, eps2d, degree, g.num, cameras.num, args[0].dtype
-        )
+        args = _arrays(GaussianParams(means, quats, log_scales, opacity_logits, sh), cameras)
+        means2d, conics, depths, radii, colors, opacities = _forward(args, eps2d, degree)
         ctx.args = args
         ctx.eps2d, ctx.degree, ctx.dtype = float(eps2d), degree, means.dtype
         ctx.mark_non_differentiable(radii)
@@ -492,7 +504,7 @@ class _ProjectFunction(torch.autograd.Function):
         args = ctx.args
 
         def arr(t: Tensor) -> np.ndarray:
-            return t.detach().to(ctx.dtype).contiguous().numpy()
+            return _numpy(t, ctx.dtype)
 
         d_means = np.empty_like(args[0])
         d_quats = np.empty_like(args[1])
@@ -559,10 +571,8 @@ def project_cpu(
             degree,
         )
     else:
-        args = _arrays(gaussians, cameras, degree)
-        out = _forward(args, eps2d, degree, gaussians.num, cameras.num, args[0].dtype)
-    means2d, conics, depths, radii, colors, opacities = out
-    return Projection(means2d, conics, depths, radii, colors, opacities)
+        out = _forward(_arrays(gaussians, cameras), eps2d, degree)
+    return Projection(*out)  # (means2d, conics, depths, radii, colors, opacities), the field order
 
 
 __all__ = ["project_cpu"]
