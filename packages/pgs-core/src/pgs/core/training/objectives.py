@@ -36,10 +36,11 @@ def lips_window(frame: Frame, grow: float = 0.25) -> tuple[slice, slice] | None:
         x0, y0 = pts.min(0).values.tolist()
         x1, y1 = pts.max(0).values.tolist()
     else:
-        ys, xs = torch.nonzero(frame.masks.mouth, as_tuple=True)
-        if ys.numel() == 0:
+        mouth = mask_window(frame.masks.mouth, margin=0)
+        if mouth is None:
             return None
-        x0, x1, y0, y1 = float(xs.min()), float(xs.max() + 1), float(ys.min()), float(ys.max() + 1)
+        rows, cols = mouth
+        x0, x1, y0, y1 = float(cols.start), float(cols.stop), float(rows.start), float(rows.stop)
     margin = grow * (x1 - x0)
     r0, r1 = max(int(y0 - margin), 0), min(math.ceil(y1 + margin), h)
     c0, c1 = max(int(x0 - margin), 0), min(math.ceil(x1 + margin), w)
@@ -77,15 +78,10 @@ def mouth_alpha_prior(alpha: Tensor, mouth: Tensor, margin: int = 2) -> Tensor:
 
     The box is the inner-mouth mask's bounding box grown by `margin` pixels (zero without a mouth).
     """
-    rows = torch.nonzero(mouth.any(1)).flatten()
-    cols = torch.nonzero(mouth.any(0)).flatten()
+    window = mask_window(mouth, margin)
     box = torch.zeros_like(mouth)
-    if rows.numel():
-        h, w = mouth.shape
-        box[
-            max(int(rows[0]) - margin, 0) : min(int(rows[-1]) + margin + 1, h),
-            max(int(cols[0]) - margin, 0) : min(int(cols[-1]) + margin + 1, w),
-        ] = True
+    if window is not None:
+        box[window] = True
     return ((1.0 - alpha) * box).mean() + (alpha * ~box).mean()
 
 
