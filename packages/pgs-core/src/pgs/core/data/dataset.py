@@ -42,6 +42,7 @@ from pgs.core.data.layouts import PRECOMPUTED_AUDIO, layout_for_shape
 from pgs.core.data.parsing import masks_from_parsing
 from pgs.core.errors import DataError, PgsError
 from pgs.core.interfaces import AUDIO_WINDOW, AudioEncoder, AudioFeatures
+from pgs.core.io.npy import load_npy
 
 Split = Literal["train", "val", "all"]
 
@@ -161,7 +162,7 @@ def load_precomputed_audio(path: Path, fps: float = 25.0) -> AudioFeatures:
         DataError: unreadable file or wrong rank.
     """
     try:
-        array = np.load(path, allow_pickle=False)
+        array = load_npy(path)
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot read audio features: {exc}") from None
     if array.ndim == 2:
@@ -373,7 +374,7 @@ class SpeakerDataset:
         if not path.is_file():
             return None
         try:
-            lms = np.load(path, mmap_mode="r", allow_pickle=False)
+            lms = load_npy(path, mmap_mode="r")
         except (OSError, ValueError) as exc:
             raise DataError(f"{path}: cannot read landmarks: {exc}") from None
         if lms.ndim != 3 or lms.shape[1:] != (68, 2):
@@ -443,7 +444,7 @@ class SpeakerDataset:
         if self.has_teeth:
             tpath = self._paths["teeth"][index]
             try:
-                teeth = np.load(tpath, allow_pickle=False).astype(bool)
+                teeth = load_npy(tpath).astype(bool)
             except (OSError, ValueError) as exc:
                 raise DataError(f"{tpath}: cannot read teeth mask: {exc}") from None
             if teeth.shape != m.face.shape:

@@ -4,6 +4,7 @@
 - `pgs.core.io.run_folder`: markers, locks and overwrite rules of the folders the toolkit creates.
 - `pgs.core.io.ply`: PLY export/import of Gaussians in the standard 3DGS layout.
 - `pgs.core.io.audio`: the one audio decoder (soundfile, else PyAV) and resampler (flushed).
+- `pgs.core.io.npy`: ``.npy`` reads safe from several threads (`load_npy`).
 
 Names are re-exported lazily (PEP 562), so importing this package imports neither torch nor numpy.
 """
@@ -25,6 +26,7 @@ _EXPORTS = {
     "load_audio": "pgs.core.io.audio",
     "resample": "pgs.core.io.audio",
     "write_wav": "pgs.core.io.audio",
+    "load_npy": "pgs.core.io.npy",
 }
 
 __all__ = sorted(_EXPORTS)
