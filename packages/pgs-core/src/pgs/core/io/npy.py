@@ -1,9 +1,10 @@
 """Reading ``.npy`` files from several threads at once.
 
-``np.load`` parses each file's header with ``ast.literal_eval``. CPython before 3.11.8 (and
-3.12.0-3.12.1) can raise ``SystemError: AST constructor recursion depth mismatch`` when two
-threads build ASTs at the same time (CPython gh-106905): the training frame prefetcher's worker
-thread and the main thread both read per-frame masks. `load_npy` takes one process-wide lock
+``np.load`` parses each file's header with ``ast.literal_eval``. CPython 3.11 (seen with 3.11.7,
+this project's interpreter; CPython issue gh-106905, fixed in later releases) can raise
+``SystemError: AST constructor recursion depth mismatch`` when two threads build ASTs at the
+same time: the training frame prefetcher's worker thread and the main thread both read
+per-frame masks. `load_npy` takes one process-wide lock
 around the read; the reads are small, so the lock costs nothing measurable.
 """
 
