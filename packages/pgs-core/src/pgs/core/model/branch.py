@@ -14,7 +14,9 @@ never changes scale, rotation, colour or opacity.
 Canonical-feature cache: f_s does not depend on audio. In eval mode (``branch.eval()``) it is
 computed once without gradients and reused while the Gaussians and the encoder are unchanged
 (the cache key holds the identity and in-place version counters of `params['means']` and of the
-encoder's planes, so an optimizer step, a density change or `set_gaussians` invalidates it).
+encoder's planes, so an optimizer step, a density change or `set_gaussians` invalidates it; fused
+optimizers do not bump those counters, so the trainer's register a hook that does,
+`pgs.core.training.optimizers`).
 `cache_canonical()` fills it eagerly, `clear_cache()` drops it. Training mode uses it only when
 gradients are off (stage 3 computes the frozen deformations under ``torch.no_grad``): the cached
 features are exactly what the encoder would return, and a step that needs their gradient

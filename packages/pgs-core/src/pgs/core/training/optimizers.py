@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.autograd.graph import increment_version
 
 from pgs.core.interfaces import DensityStrategy
 from pgs.core.model.branch import Branch
@@ -18,6 +19,22 @@ from pgs.core.training.schedule import GAUSSIAN_KEYS
 
 #: PyTorch's fused Adam/AdamW kernels (one pass over each tensor; CPU and CUDA).
 _FUSED: dict[str, Any] = {"fused": True}
+
+
+def _mark_updated(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    """Step post-hook: bump the in-place version counter of every parameter the step may have changed.
+
+    Fused kernels write the parameters without bumping their version counters (PyTorch 2.14:
+    ``p._version`` stays put), and `Branch`'s canonical-feature cache is keyed on those counters:
+    without this, an evaluation between two training steps keeps the features of the earlier one.
+    """
+    increment_version([p for group in optimizer.param_groups for p in group["params"] if p.grad is not None])
+
+
+def _fused(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """`optimizer` with `_mark_updated` registered (it was built with `_FUSED`)."""
+    optimizer.register_step_post_hook(_mark_updated)
+    return optimizer
 
 
 @dataclass
@@ -55,7 +72,9 @@ def gaussian_optimizers(branch: Branch, config: TrainConfig, means_lr: float) ->
         "opacity_logits": lr.opacity,
         "sh": lr.sh_dc,
     }
-    return {k: torch.optim.Adam([branch.params[k]], lr=rates[k], eps=1e-15, **_FUSED) for k in GAUSSIAN_KEYS}
+    return {
+        k: _fused(torch.optim.Adam([branch.params[k]], lr=rates[k], eps=1e-15, **_FUSED)) for k in GAUSSIAN_KEYS
+    }
 
 
 def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimizer:
@@ -68,7 +87,7 @@ def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimi
     groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
     if attention:
         groups.append({"params": attention, "lr": lr.audio_attention})
-    return torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, **_FUSED)
+    return _fused(torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, **_FUSED))
 
 
 __all__ = ["BranchTraining", "gaussian_optimizers", "network_optimizer", "position_lr"]
