@@ -40,7 +40,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-gap", type=int, default=2,
                         help="interpolate runs of at most N frames without a face (default 2)")
     parser.add_argument("--allow-long-gaps", action="store_true", help="interpolate longer runs too (reported)")
-    parser.add_argument("--smooth", type=float, default=1.0, help="pose smoothing sigma in frames (default 1)")
+    parser.add_argument(
+        "--smooth",
+        type=float,
+        default=1000.0,
+        help="head-pose smoothing: weight of pose acceleration against the landmark fit, px^2/cm^2 "
+        "(default 1000; 0: per-frame poses)",
+    )
     parser.add_argument("--focal", type=float, default=None, help="fix the focal length (pixels) instead of fitting")
     parser.add_argument("--workers", type=int, default=2, help="threads for image encoding and masks (default 2)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT once the new folder is complete")
@@ -62,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         config = PrepConfig(
             landmarker=args.landmarker, fps=args.fps, size=args.size, crop=args.crop, face_scale=args.face_scale,
             max_frames=args.max_frames, audio=args.audio, audio_features=tuple(args.audio_features),
-            max_gap=args.max_gap, allow_long_gaps=args.allow_long_gaps, smooth_sigma=args.smooth,
+            max_gap=args.max_gap, allow_long_gaps=args.allow_long_gaps, pose_smoothness=args.smooth,
             focal=args.focal, workers=args.workers, overwrite=args.overwrite,
         )
     except ValidationError as exc:

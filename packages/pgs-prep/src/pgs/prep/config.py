@@ -35,7 +35,15 @@ class PrepConfig(ComponentConfig):
     allow_long_gaps: bool = Field(
         False, description="Interpolate longer runs too (reported) instead of failing."
     )
-    smooth_sigma: float = Field(1.0, ge=0, le=10, description="Temporal Gaussian sigma (frames) for head poses.")
+    pose_smoothness: float = Field(
+        1000.0,
+        ge=0,
+        le=1e6,
+        description=(
+            "Head-pose smoothing: weight of the pose acceleration against the landmark fit, px^2 per cm^2 "
+            "(0: independent per-frame poses)."
+        ),
+    )
     focal: float | None = Field(None, gt=0, description="Fix the focal length in pixels instead of fitting it.")
     expression_components: int = Field(
         8, ge=0, le=64, description="Expression components of the landmark model used for the reprojection fit."

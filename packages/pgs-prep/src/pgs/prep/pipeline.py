@@ -405,7 +405,7 @@ def _fit_poses(tracked: _Tracked, cfg: PrepConfig, video: Path) -> _Poses:
     lms, mats, bs, detected, _gaps, long_gaps = _fill_tracks(tracked.tracks, cfg, video)
     uv = lms[..., :2] * np.array([W, H])
     fit = pose.fit_cameras(
-        uv, lms[..., 2], mats, W, H, focal=cfg.focal, smooth_sigma=cfg.smooth_sigma,
+        uv, lms[..., 2], mats, W, H, focal=cfg.focal, smoothness=cfg.pose_smoothness,
         expression_components=cfg.expression_components,
     )
     centre = pose.head_centre(fit.shape)

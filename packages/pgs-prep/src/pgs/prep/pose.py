@@ -1,4 +1,4 @@
-"""Head pose -> ER-NeRF/TalkingGaussian cameras: smoothing, focal-length fit, OpenGL camera-to-world.
+"""Head pose -> ER-NeRF/TalkingGaussian cameras: focal-length fit, pose smoothing, OpenGL camera-to-world.
 
 Conventions. MediaPipe's facial transformation matrix ``M`` maps the canonical face model (in
 centimetres) into a camera frame with the OpenGL convention (x right, y up, the camera looks down
@@ -93,33 +93,68 @@ def align_hemisphere(q: np.ndarray) -> np.ndarray:
 
 
 # ================================================================================ smoothing
-def gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian filter along axis 0 with odd reflection at the ends (keeps linear trends).
+def rotation_vector(R: np.ndarray) -> np.ndarray:
+    """Rotation matrices [..., 3, 3] -> axis-angle vectors [..., 3] (angle in [0, pi])."""
+    q = matrix_to_quat(R)
+    v = q[..., 1:]
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(norm, q[..., :1])
+    return np.where(norm > 1e-12, v * (angle / np.maximum(norm, 1e-300)), 2.0 * v)
+
+
+def smooth_poses(
+    shape: np.ndarray, R: np.ndarray, t: np.ndarray, uv: np.ndarray, focal: float, cx: float, cy: float,
+    strength: float, lever_cm: float = 10.0, iterations: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Temporally smooth rigid poses that still fit the landmarks (regularised least squares).
+
+    Minimises, over every frame's pose at once,
+    ``sum_f |reprojection residual_f|^2 + strength * sum_f |x_{f-1} - 2 x_f + x_{f+1}|^2`` with
+    ``x_f = (lever_cm * rotation vector of R_f R_0^T, t_f)``: the second difference (acceleration)
+    of the pose, with rotations weighted like the motion of a point `lever_cm` from the head
+    centre. Unlike a fixed temporal filter, the landmarks decide how much each frame moves: where
+    the head turns fast, 478 landmarks outweigh the penalty and the pose follows them; where it is
+    still, landmark noise is averaged out. Gauss-Newton on the sparse (banded) normal equations.
 
     Args:
-        x: [F, ...] values.
-        sigma: standard deviation in frames; 0 returns a copy.
+        shape: [P, 3] head-frame points.
+        R: [F, 3, 3] per-frame fitted rotations (the start).
+        t: [F, 3] translations (cm).
+        uv: [F, P, 2] observed pixels.
+        focal: focal length in pixels.
+        cx: principal point x.
+        cy: principal point y.
+        strength: penalty weight in px^2 per cm^2 of acceleration (0 returns copies).
+        lever_cm: distance that turns a rotation (radians) into centimetres.
+        iterations: Gauss-Newton steps.
+
+    Returns:
+        ([F, 3, 3] rotations, [F, 3] translations).
     """
-    x = np.asarray(x, dtype=np.float64)
-    if sigma <= 0 or x.shape[0] < 2:
-        return x.copy()
-    radius = min(int(np.ceil(3 * sigma)), x.shape[0] - 1)
-    taps = np.arange(-radius, radius + 1)
-    w = np.exp(-0.5 * (taps / sigma) ** 2)
-    w /= w.sum()
-    flat = x.reshape(x.shape[0], -1)
-    padded = np.pad(flat, ((radius, radius), (0, 0)), mode="reflect", reflect_type="odd")
-    out = np.zeros_like(flat)
-    for k, wk in enumerate(w):
-        out += wk * padded[k : k + flat.shape[0]]
-    return out.reshape(x.shape)
+    import scipy.sparse as sparse
+    import scipy.sparse.linalg as sparse_linalg
 
-
-def smooth_rotations(R: np.ndarray, sigma: float) -> np.ndarray:
-    """Smooth [F, 3, 3] rotations over time: Gaussian filter on sign-aligned quaternions, renormalised."""
-    q = align_hemisphere(matrix_to_quat(R))
-    return quat_to_matrix(gaussian_smooth(q, sigma))
-
+    R = np.array(R, dtype=np.float64, copy=True)
+    t = np.array(t, dtype=np.float64, copy=True)
+    F = R.shape[0]
+    if strength <= 0 or F < 3:
+        return R, t
+    ones = np.ones(F - 2)
+    second_difference = sparse.diags([ones, -2 * ones, ones], [0, 1, 2], shape=(F - 2, F))
+    units = sparse.diags(np.tile([lever_cm] * 3 + [1.0] * 3, F))
+    D = (sparse.kron(second_difference, sparse.eye(6)) @ units).tocsr()  # [6(F-2), 6F]
+    prior = strength * (D.T @ D)
+    reference = R[0].copy()
+    for _ in range(iterations):
+        r, J = pose_residuals(shape, R, t, uv, focal, cx, cy)
+        data = sparse.block_diag(list(np.einsum("fki,fkj->fij", J, J)), format="csr")
+        x = np.concatenate([rotation_vector(R @ reference.T), t], 1).reshape(-1)
+        gradient = np.einsum("fki,fk->fi", J, r).reshape(-1) + prior @ x
+        # The rotation vector's derivative in the left perturbation is taken as the identity
+        # (exact at zero angle; head rotations stay well below the angles where it matters).
+        step = sparse_linalg.spsolve((data + prior).tocsc(), -gradient).reshape(F, 6)
+        R, t = apply_pose_step(R, t, step)
+    return R, t
 
 # ================================================================================ projection
 def backproject(uv: np.ndarray, depth: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
@@ -166,14 +201,49 @@ def rodrigues(omega: np.ndarray) -> np.ndarray:
     return np.eye(3) + a * k + b * (k @ k)
 
 
+def pose_residuals(
+    shape: np.ndarray, R: np.ndarray, t: np.ndarray, uv: np.ndarray, focal: float, cx: float, cy: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reprojection residuals of rigid poses and their Jacobian in the left perturbation (w, t).
+
+    The perturbation is ``R <- exp([w]x) R``, ``t <- t + dt``; with ``q = R X`` the camera point is
+    ``p = q + t`` and ``dp/dw = -[q]x``, ``dp/dt = I``.
+
+    Args:
+        shape: [P, 3] head-frame points.
+        R: [F, 3, 3] rotations.
+        t: [F, 3] translations.
+        uv: [F, P, 2] observed pixels.
+        focal: focal length in pixels.
+        cx: principal point x.
+        cy: principal point y.
+
+    Returns:
+        ([F, 2P] residuals, all u then all v; [F, 2P, 6] Jacobian, columns (w, t)).
+    """
+    q = np.einsum("fij,pj->fpi", R, shape)
+    p = q + t[:, None, :]
+    zc = np.maximum(-p[..., 2], 1e-6)  # distance in front of the camera
+    r = np.concatenate([cx + focal * p[..., 0] / zc - uv[..., 0], cy - focal * p[..., 1] / zc - uv[..., 1]], 1)
+    # du/dp = f (1/zc, 0, X/zc^2); dv/dp = -f (0, 1/zc, Y/zc^2)   (zc = -Z)
+    du = np.stack([focal / zc, np.zeros_like(zc), focal * p[..., 0] / zc**2], -1)
+    dv = np.stack([np.zeros_like(zc), -focal / zc, -focal * p[..., 1] / zc**2], -1)
+    dpt = np.concatenate([du, dv], 1)  # [F, 2P, 3] = d(residual)/dt
+    # a^T dp/dw = a^T (-[q]x) = (q x a)^T for each residual row a.
+    dpw = np.cross(np.concatenate([q, q], 1), dpt)
+    return r, np.concatenate([dpw, dpt], -1)
+
+
+def apply_pose_step(R: np.ndarray, t: np.ndarray, step: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Poses after a left perturbation `step` [F, 6] = (w, dt): ``(exp([w]x) R, t + dt)``."""
+    return rodrigues(step[:, :3]) @ R, t + step[:, 3:]
+
+
 def fit_poses(
     shape: np.ndarray, R0: np.ndarray, t0: np.ndarray, uv: np.ndarray, focal: float, cx: float, cy: float,
     iterations: int = 6, rotate: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame rigid poses minimising the reprojection error (Gauss-Newton on SO(3) x R^3).
-
-    The update is ``R <- exp([w]x) R``, ``t <- t + dt``; with ``q = R X`` the camera point is
-    ``p = q + t`` and ``dp/dw = -[q]x``, ``dp/dt = I``.
 
     Args:
         shape: [P, 3] head-frame points.
@@ -191,29 +261,16 @@ def fit_poses(
     """
     R = np.array(R0, dtype=np.float64, copy=True)
     t = np.array(t0, dtype=np.float64, copy=True)
-    n = 6 if rotate else 3
     for _ in range(iterations):
-        q = np.einsum("fij,pj->fpi", R, shape)
-        p = q + t[:, None, :]
-        zc = np.maximum(-p[..., 2], 1e-6)  # distance in front of the camera
-        r = np.concatenate([cx + focal * p[..., 0] / zc - uv[..., 0], cy - focal * p[..., 1] / zc - uv[..., 1]], 1)
-        # du/dp = f (1/zc, 0, X/zc^2); dv/dp = -f (0, 1/zc, Y/zc^2)   (zc = -Z)
-        du = np.stack([focal / zc, np.zeros_like(zc), focal * p[..., 0] / zc**2], -1)
-        dv = np.stack([np.zeros_like(zc), -focal / zc, -focal * p[..., 1] / zc**2], -1)
-        dpt = np.concatenate([du, dv], 1)  # [F, 2P, 3] = d(residual)/dt
-        if rotate:
-            # a^T dp/dw = a^T (-[q]x) = (q x a)^T for each residual row a.
-            dpw = np.cross(np.concatenate([q, q], 1), dpt)
-            J = np.concatenate([dpw, dpt], -1)
-        else:
-            J = dpt
+        r, J = pose_residuals(shape, R, t, uv, focal, cx, cy)
+        if not rotate:
+            J = J[..., 3:]
+        n = J.shape[-1]
         JtJ = np.einsum("fki,fkj->fij", J, J) + 1e-9 * np.eye(n)
         step = -np.linalg.solve(JtJ, np.einsum("fki,fk->fi", J, r)[..., None])[..., 0]
-        if rotate:
-            R = rodrigues(step[:, :3]) @ R
-            t = t + step[:, 3:]
-        else:
-            t = t + step
+        if not rotate:
+            step = np.concatenate([np.zeros_like(step), step], 1)
+        R, t = apply_pose_step(R, t, step)
     return R, t
 
 
@@ -332,7 +389,7 @@ def _search_focal(
 
 def fit_cameras(
     uv: np.ndarray, z_rel: np.ndarray, matrices: np.ndarray, width: int, height: int, *,
-    mediapipe_fov_deg: float = 63.0, focal: float | None = None, smooth_sigma: float = 1.0,
+    mediapipe_fov_deg: float = 63.0, focal: float | None = None, smoothness: float = 1000.0,
     search_frames: int = 60, search_points: int = 160, rounds: int = 2,
     expression_components: int = 8,
 ) -> CameraFit:
@@ -344,8 +401,9 @@ def fit_cameras(
     length f the translations are first scaled by f / f0 (the head keeps its image size), then
     poses (Gauss-Newton) and shape (back-projection average) alternate. A golden-section search
     over log f, on a subset of frames and landmarks, picks the f with the smallest median
-    per-frame reprojection error; the final fit uses every frame and landmark. Rotations and
-    translations are then smoothed over time, and the errors are measured on the smoothed poses.
+    per-frame reprojection error; the final fit uses every frame and landmark. The poses are then
+    smoothed over time against the landmarks (`smooth_poses`), and the errors are measured on the
+    smoothed poses.
 
     Args:
         uv: [F, P, 2] detected landmarks in pixels.
@@ -355,7 +413,7 @@ def fit_cameras(
         height: image height.
         mediapipe_fov_deg: MediaPipe's assumed vertical field of view.
         focal: fix the focal length (pixels) instead of searching.
-        smooth_sigma: temporal Gaussian sigma (frames) for rotations and translations.
+        smoothness: `smooth_poses` strength, px^2 per cm^2 of pose acceleration (0: per-frame poses).
         search_frames: at most this many frames (evenly spaced) in the focal search.
         search_points: at most this many landmarks (evenly spaced indices) in the focal search.
         rounds: pose/shape alternation rounds.
@@ -389,8 +447,7 @@ def fit_cameras(
         raise ValueError(f"focal length must be positive, got {focal}")
     shape, R, t = _alternate(uv, R0, t_mp * (focal / f0), shape0, focal, cx, cy, rounds)
     basis, coeffs = expression_model(uv, shape, R, t, focal, cx, cy, expression_components)
-    R = smooth_rotations(R, smooth_sigma)
-    t = gaussian_smooth(t, smooth_sigma)
+    R, t = smooth_poses(shape, R, t, uv, focal, cx, cy, smoothness)
     shapes = shape[None] + np.einsum("fk,kpi->fpi", coeffs, basis)
     return CameraFit(
         focal=float(focal), shape=shape, rotations=R, translations=t,
@@ -468,8 +525,9 @@ __all__ = [
     "fit_cameras",
     "expression_model",
     "fit_poses",
+    "pose_residuals",
+    "apply_pose_step",
     "rodrigues",
-    "gaussian_smooth",
     "head_centre",
     "matrix_to_quat",
     "orthonormalize",
@@ -477,6 +535,7 @@ __all__ = [
     "quat_to_matrix",
     "reconstruct_shape",
     "reprojection_errors",
-    "smooth_rotations",
+    "rotation_vector",
+    "smooth_poses",
     "to_camera",
 ]
