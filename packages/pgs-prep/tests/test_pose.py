@@ -204,3 +204,15 @@ def test_expression_model_reduces_error_of_a_non_rigid_face() -> None:
     expr = pose.fit_cameras(uv, z_rel, mats, 512, 512, focal=800.0, smoothness=0, expression_components=2)
     assert np.median(expr.frame_errors) < 0.3 * np.median(rigid.frame_errors)
     np.testing.assert_allclose(expr.rigid_errors, rigid.errors, atol=1e-9)
+
+
+def test_smoothing_is_the_same_at_every_image_size() -> None:
+    """Landmarks of the same motion at 256 and 512 pixels (noise scaling with the image): same poses."""
+    S, _R, _t, uv, z_rel, mats = _synthetic_track(6, focal=800.0, frames=40)
+    noisy = uv + np.random.default_rng(7).normal(0.0, 1.0, uv.shape)
+    big = pose.fit_cameras(noisy, z_rel, mats, 512, 512, focal=800.0, expression_components=0)
+    small = pose.fit_cameras(noisy / 2, z_rel, mats, 256, 256, focal=400.0, expression_components=0)
+    np.testing.assert_allclose(small.translations, big.translations, atol=1e-6)
+    np.testing.assert_allclose(small.rotations, big.rotations, atol=1e-8)
+    per_frame = pose.fit_cameras(noisy, z_rel, mats, 512, 512, focal=800.0, smoothness=0.0, expression_components=0)
+    assert np.abs(per_frame.translations - big.translations).max() > 1e-3  # it did smooth

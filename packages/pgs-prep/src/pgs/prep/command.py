@@ -44,8 +44,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         "--smooth",
         type=float,
         default=1000.0,
-        help="head-pose smoothing: weight of pose acceleration against the landmark fit, px^2/cm^2 "
-        "(default 1000; 0: per-frame poses)",
+        help="head-pose smoothing: weight of pose acceleration against the landmark fit, px^2/cm^2 at a "
+        "256-pixel image side, scaled with the image size (default 1000; 0: per-frame poses)",
     )
     parser.add_argument("--focal", type=float, default=None, help="fix the focal length (pixels) instead of fitting")
     parser.add_argument("--workers", type=int, default=2, help="threads for image encoding and masks (default 2)")

@@ -41,7 +41,7 @@ class PrepConfig(ComponentConfig):
         le=1e6,
         description=(
             "Head-pose smoothing: weight of the pose acceleration against the landmark fit, px^2 per cm^2 "
-            "(0: independent per-frame poses)."
+            "at a 256-pixel image side (scaled with the square of the image size; 0: independent per-frame poses)."
         ),
     )
     focal: float | None = Field(None, gt=0, description="Fix the focal length in pixels instead of fitting it.")

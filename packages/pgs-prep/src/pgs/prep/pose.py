@@ -156,6 +156,11 @@ def smooth_poses(
         R, t = apply_pose_step(R, t, step)
     return R, t
 
+
+#: Image side at which `fit_cameras`'s `smoothness` is `smooth_poses`'s strength as given.
+SMOOTHNESS_REFERENCE_SIDE = 256.0
+
+
 # ================================================================================ projection
 def backproject(uv: np.ndarray, depth: np.ndarray, focal: float, cx: float, cy: float) -> np.ndarray:
     """Pixels [..., 2] at distances `depth` [...] along -z -> OpenGL camera-frame points [..., 3]."""
@@ -413,7 +418,10 @@ def fit_cameras(
         height: image height.
         mediapipe_fov_deg: MediaPipe's assumed vertical field of view.
         focal: fix the focal length (pixels) instead of searching.
-        smoothness: `smooth_poses` strength, px^2 per cm^2 of pose acceleration (0: per-frame poses).
+        smoothness: `smooth_poses` strength, px^2 per cm^2 of pose acceleration, for a 256-pixel image
+            side (`SMOOTHNESS_REFERENCE_SIDE`); scaled by the square of the larger image side over
+            256, because landmark residuals in pixels grow with the image, so the same value
+            smooths alike at every size (0: per-frame poses).
         search_frames: at most this many frames (evenly spaced) in the focal search.
         search_points: at most this many landmarks (evenly spaced indices) in the focal search.
         rounds: pose/shape alternation rounds.
@@ -447,7 +455,8 @@ def fit_cameras(
         raise ValueError(f"focal length must be positive, got {focal}")
     shape, R, t = _alternate(uv, R0, t_mp * (focal / f0), shape0, focal, cx, cy, rounds)
     basis, coeffs = expression_model(uv, shape, R, t, focal, cx, cy, expression_components)
-    R, t = smooth_poses(shape, R, t, uv, focal, cx, cy, smoothness)
+    strength = smoothness * (max(width, height) / SMOOTHNESS_REFERENCE_SIDE) ** 2
+    R, t = smooth_poses(shape, R, t, uv, focal, cx, cy, strength)
     shapes = shape[None] + np.einsum("fk,kpi->fpi", coeffs, basis)
     return CameraFit(
         focal=float(focal), shape=shape, rotations=R, translations=t,
@@ -518,6 +527,7 @@ def camera_to_world(
 
 __all__ = [
     "CM_TO_UNITS",
+    "SMOOTHNESS_REFERENCE_SIDE",
     "CameraFit",
     "align_hemisphere",
     "backproject",
