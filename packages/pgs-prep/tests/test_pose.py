@@ -208,7 +208,7 @@ def test_expression_model_reduces_error_of_a_non_rigid_face() -> None:
 
 def test_smoothing_is_the_same_at_every_image_size() -> None:
     """Landmarks of the same motion at 256 and 512 pixels (noise scaling with the image): same poses."""
-    S, _R, _t, uv, z_rel, mats = _synthetic_track(6, focal=800.0, frames=40)
+    _S, _R, _t, uv, z_rel, mats = _synthetic_track(6, focal=800.0, frames=40)
     noisy = uv + np.random.default_rng(7).normal(0.0, 1.0, uv.shape)
     big = pose.fit_cameras(noisy, z_rel, mats, 512, 512, focal=800.0, expression_components=0)
     small = pose.fit_cameras(noisy / 2, z_rel, mats, 256, 256, focal=400.0, expression_components=0)

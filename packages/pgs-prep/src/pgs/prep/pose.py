@@ -246,7 +246,7 @@ def apply_pose_step(R: np.ndarray, t: np.ndarray, step: np.ndarray) -> tuple[np.
 
 def fit_poses(
     shape: np.ndarray, R0: np.ndarray, t0: np.ndarray, uv: np.ndarray, focal: float, cx: float, cy: float,
-    iterations: int = 6, rotate: bool = True,
+    iterations: int = 6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame rigid poses minimising the reprojection error (Gauss-Newton on SO(3) x R^3).
 
@@ -259,7 +259,6 @@ def fit_poses(
         cx: principal point x.
         cy: principal point y.
         iterations: Gauss-Newton steps.
-        rotate: refine rotations too (else translations only).
 
     Returns:
         ([F, 3, 3] rotations, [F, 3] translations).
@@ -268,13 +267,8 @@ def fit_poses(
     t = np.array(t0, dtype=np.float64, copy=True)
     for _ in range(iterations):
         r, J = pose_residuals(shape, R, t, uv, focal, cx, cy)
-        if not rotate:
-            J = J[..., 3:]
-        n = J.shape[-1]
-        JtJ = np.einsum("fki,fkj->fij", J, J) + 1e-9 * np.eye(n)
+        JtJ = np.einsum("fki,fkj->fij", J, J) + 1e-9 * np.eye(6)
         step = -np.linalg.solve(JtJ, np.einsum("fki,fk->fi", J, r)[..., None])[..., 0]
-        if not rotate:
-            step = np.concatenate([np.zeros_like(step), step], 1)
         R, t = apply_pose_step(R, t, step)
     return R, t
 
