@@ -18,6 +18,7 @@ from pgs.core.preset import load_preset, preset_names, preset_path
 from pgs.core.testing.runs import needs_training_plugins, speaker_fixture, tiny_run_config
 from pgs.core.training.config import TrainConfig
 from pgs.core.training.init import mouth_box, project_points, triangulate
+from pgs.core.training.optimizers import network_lr_factor
 from pgs.core.training.trainer import STATIC_CHECKPOINT, Trainer, lips_box, lips_l1
 
 needs_plugins = needs_training_plugins()
@@ -87,6 +88,48 @@ def test_position_lr_decays_from_the_scaled_rate(speaker: Path, tmp_path: Path) 
     assert trainer.position_lr(total // 2) == pytest.approx(2e-4 * extent * 0.1, rel=0.05)
     fixed = _config(speaker, tmp_path / "o2", stages={"gaussian_lr": {"position_lr_scale": 1.0, "means_decay": 1.0}})
     assert Trainer(fixed, quiet=True).position_lr(7) == pytest.approx(fixed.stages.gaussian_lr.means)
+
+
+@settings(max_examples=60, deadline=None)
+@given(step=st.integers(0, 50_000))
+def test_network_lr_factor_is_talkinggaussians_motion_schedule(step: int) -> None:
+    """TalkingGaussian's LambdaLR in its own step counts (50,000 steps, knee at 40,000) is the reference."""
+    config = TrainConfig.model_validate({"stages": {"static_iterations": 3000, "deform_iterations": 47000}})
+    reference = 0.5 ** (step / 40_000) if step < 40_000 else 0.1 ** (step / 50_000)
+    assert network_lr_factor(config, step) == pytest.approx(reference, rel=1e-12)
+    constant = config.model_copy(deep=True)
+    constant.stages.network_lr.schedule = "constant"
+    assert network_lr_factor(constant, step) == 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(knee=st.floats(0.31, 1.0), steps=st.lists(st.integers(0, 2000), min_size=2, max_size=6))
+def test_network_lr_factor_never_rises(knee: float, steps: list[int]) -> None:
+    """From 1 at the start to 0.1 at the end of stages 1-2, never rising (for knees with 0.1^knee <= 0.5)."""
+    config = TrainConfig.model_validate(
+        {"stages": {"static_iterations": 300, "deform_iterations": 700, "network_lr": {"decay_knee": knee}}}
+    )
+    factors = [network_lr_factor(config, s) for s in sorted(steps)]
+    assert all(a >= b for a, b in zip(factors, factors[1:], strict=False)), factors
+    assert network_lr_factor(config, 0) == 1.0
+    assert network_lr_factor(config, 1000) == pytest.approx(0.1)
+
+
+@needs_plugins
+@pytest.mark.parametrize("schedule", ["talkinggaussian", "constant"])
+def test_the_trainer_applies_the_network_lr_schedule(speaker: Path, tmp_path: Path, schedule: str) -> None:
+    rates = {"grid": 1e-2, "net": 2e-3, "audio_attention": 3e-3, "schedule": schedule}
+    config = _config(speaker, tmp_path / "out", stages={"network_lr": rates})
+    trainer = Trainer(config, quiet=True)
+    trainer.run(stop_after=75)  # mouth stages 1-2 done (40 steps), the face 15 steps into its deformation
+    for name, steps in (("mouth", 40), ("face", 35)):
+        bt = trainer.branches[name]
+        assert bt.step == steps
+        factor = network_lr_factor(config, steps - 1)  # the rate of the branch's last step
+        assert factor < 1.0 if schedule == "talkinggaussian" else factor == 1.0
+        initial = (rates["grid"], rates["net"], rates["audio_attention"])
+        for group, lr in zip(bt.network_optimizer.param_groups, initial, strict=False):
+            assert group["lr"] == pytest.approx(lr * factor), name
 
 
 def test_position_lr_scale_rejects_nonsense() -> None:

@@ -101,6 +101,21 @@ class NetworkLearningRates(RunSection):
     audio_attention: float = Field(2.5e-3, gt=0, description="Audio attention net (TalkingGaussian: 5 x net LR).")
     net: float = Field(5e-4, gt=0, description="Audio net, AU net and fusion module (TalkingGaussian 5e-4).")
     weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay (TalkingGaussian: 1e-4 on attention).")
+    schedule: Literal["talkinggaussian", "constant"] = Field(
+        "talkinggaussian",
+        description=(
+            "Decay of these rates over a branch's stages 1-2 (t = step / their steps): 'talkinggaussian' multiplies "
+            "them by 0.5^(t/decay_knee) before the knee and 0.1^t after it (its motion-net LambdaLR); 'constant' "
+            "keeps them."
+        ),
+    )
+    decay_knee: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Where the 'talkinggaussian' schedule drops to its 0.1^t tail, as a fraction t (TalkingGaussian: "
+        "40000 of 50000 steps).",
+    )
 
 
 class StagesSection(RunSection):

@@ -1,7 +1,8 @@
 """The optimisers of one branch: Adam per Gaussian parameter (3DGS), AdamW for the networks.
 
 Rates come from ``stages.gaussian_lr`` and ``stages.network_lr``; the position rate decays as in
-3DGS and is scaled by the scene extent (`position_lr`).
+3DGS and is scaled by the scene extent (`position_lr`), the network rates as TalkingGaussian's
+motion-net schedule (`network_lr_factor`).
 """
 
 from __future__ import annotations
@@ -77,8 +78,23 @@ def gaussian_optimizers(branch: Branch, config: TrainConfig, means_lr: float) ->
     }
 
 
-def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW over the branch's networks: tri-plane grid, audio attention and the rest at their own rates."""
+def network_lr_factor(config: TrainConfig, branch_step: int) -> float:
+    """Multiplier of the network LRs at a branch's step of stages 1-2 (``stages.network_lr.schedule``).
+
+    TalkingGaussian's motion-net LambdaLR, with its step counts as fractions ``t = step / (static +
+    deform iterations)``: ``0.5^(t / knee)`` before the knee, ``0.1^t`` from it on (knee 0.8: its
+    40,000 of 50,000 steps), so the rate halves until the knee, drops there and ends at a tenth.
+    """
+    lr = config.stages.network_lr
+    if lr.schedule == "constant":
+        return 1.0
+    total = max(config.stages.static_iterations + config.stages.deform_iterations, 1)
+    t = min(max(branch_step / total, 0.0), 1.0)
+    return 0.5 ** (t / lr.decay_knee) if t < lr.decay_knee else 0.1**t
+
+
+def _network_groups(branch: Branch, config: TrainConfig) -> list[dict[str, Any]]:
+    """The AdamW parameter groups of `branch`'s networks with their initial ``lr``: grid, rest, [attention]."""
     lr = config.stages.network_lr
     grid = list(branch.encoder.parameters())
     attention = [p for n, p in branch.audio_net.named_parameters() if n.startswith("attention_")]
@@ -87,7 +103,30 @@ def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimi
     groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
     if attention:
         groups.append({"params": attention, "lr": lr.audio_attention})
-    return _fused(torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=lr.weight_decay, **_FUSED))
+    return groups
 
 
-__all__ = ["BranchTraining", "gaussian_optimizers", "network_optimizer", "position_lr"]
+def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW over the branch's networks: tri-plane grid, audio attention and the rest at their own rates."""
+    groups = _network_groups(branch, config)
+    weight_decay = config.stages.network_lr.weight_decay
+    return _fused(torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=weight_decay, **_FUSED))
+
+
+def set_network_lr(bt: BranchTraining, config: TrainConfig) -> None:
+    """Set `bt`'s network LRs to their configured rates times `network_lr_factor` at ``bt.step``."""
+    lr = config.stages.network_lr
+    factor = network_lr_factor(config, bt.step)
+    groups = bt.network_optimizer.param_groups  # in `_network_groups`' order; the attention group is optional
+    for group, initial in zip(groups, (lr.grid, lr.net, lr.audio_attention)[: len(groups)], strict=True):
+        group["lr"] = initial * factor
+
+
+__all__ = [
+    "BranchTraining",
+    "gaussian_optimizers",
+    "network_lr_factor",
+    "network_optimizer",
+    "position_lr",
+    "set_network_lr",
+]

@@ -65,7 +65,13 @@ from pgs.core.training.objectives import (
     mouth_alpha_prior,
     windowed_photometric,
 )
-from pgs.core.training.optimizers import BranchTraining, gaussian_optimizers, network_optimizer, position_lr
+from pgs.core.training.optimizers import (
+    BranchTraining,
+    gaussian_optimizers,
+    network_optimizer,
+    position_lr,
+    set_network_lr,
+)
 from pgs.core.training.run_state import restore_trainer, trainer_state
 from pgs.core.training.schedule import BRANCHES, STAGE_KEYS, FrameSampler, StagePlan, stage_plan
 
@@ -250,6 +256,8 @@ class Trainer:
             )
         loss.backward()
         self._set_position_lr(bt)
+        if deform:
+            set_network_lr(bt, self.config)
         before = self.config.density.order == "before-step"  # 3DGS: densify, then the optimizer step
         if not before:
             self._optimizer_step(bt, self._stage_keys(plan.stage), networks=deform)
