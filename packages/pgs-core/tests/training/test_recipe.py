@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def test_network_lr_factor_never_rises(knee: float, steps: list[int]) -> None:
         {"stages": {"static_iterations": 300, "deform_iterations": 700, "network_lr": {"decay_knee": knee}}}
     )
     factors = [network_lr_factor(config, s) for s in sorted(steps)]
-    assert all(a >= b for a, b in zip(factors, factors[1:], strict=False)), factors
+    assert all(a >= b for a, b in pairwise(factors)), factors
     assert network_lr_factor(config, 0) == 1.0
     assert network_lr_factor(config, 1000) == pytest.approx(0.1)
 
