@@ -50,6 +50,12 @@ class BranchTraining:
     step: int = 0  # steps taken in this branch's stages 1-2 (the strategy's clock)
 
 
+def _stage_fraction(config: TrainConfig, branch_step: int) -> float:
+    """``t = step / (static + deform iterations)`` clamped to [0, 1]: how far a branch is through stages 1-2."""
+    total = max(config.stages.static_iterations + config.stages.deform_iterations, 1)
+    return min(max(branch_step / total, 0.0), 1.0)
+
+
 def position_lr(config: TrainConfig, scene_extent: float, branch_step: int) -> float:
     """Position LR at a branch's step of stages 1-2: 3DGS's exponential decay times its spatial scale.
 
@@ -58,9 +64,7 @@ def position_lr(config: TrainConfig, scene_extent: float, branch_step: int) -> f
     """
     lr = config.stages.gaussian_lr
     scale = scene_extent if lr.position_lr_scale == "scene_extent" else float(lr.position_lr_scale)
-    total = max(config.stages.static_iterations + config.stages.deform_iterations, 1)
-    t = min(max(branch_step / total, 0.0), 1.0)
-    return scale * lr.means * lr.means_decay**t
+    return scale * lr.means * lr.means_decay ** _stage_fraction(config, branch_step)
 
 
 def gaussian_optimizers(branch: Branch, config: TrainConfig, means_lr: float) -> dict[str, torch.optim.Optimizer]:
@@ -88,37 +92,35 @@ def network_lr_factor(config: TrainConfig, branch_step: int) -> float:
     lr = config.stages.network_lr
     if lr.schedule == "constant":
         return 1.0
-    total = max(config.stages.static_iterations + config.stages.deform_iterations, 1)
-    t = min(max(branch_step / total, 0.0), 1.0)
+    t = _stage_fraction(config, branch_step)
     return 0.5 ** (t / lr.decay_knee) if t < lr.decay_knee else 0.1**t
 
 
-def _network_groups(branch: Branch, config: TrainConfig) -> list[dict[str, Any]]:
-    """The AdamW parameter groups of `branch`'s networks with their initial ``lr``: grid, rest, [attention]."""
+def _network_rates(config: TrainConfig) -> tuple[float, float, float]:
+    """Configured LRs of the network groups in the optimizer's order: grid, rest, attention (optional, last)."""
     lr = config.stages.network_lr
-    grid = list(branch.encoder.parameters())
-    attention = [p for n, p in branch.audio_net.named_parameters() if n.startswith("attention_")]
-    taken = {id(p) for p in grid + attention}
-    rest = [p for p in branch.network_parameters() if id(p) not in taken]
-    groups = [{"params": grid, "lr": lr.grid, "weight_decay": 0.0}, {"params": rest, "lr": lr.net}]
-    if attention:
-        groups.append({"params": attention, "lr": lr.audio_attention})
-    return groups
+    return lr.grid, lr.net, lr.audio_attention
 
 
 def network_optimizer(branch: Branch, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW over the branch's networks: tri-plane grid, audio attention and the rest at their own rates."""
-    groups = _network_groups(branch, config)
+    grid_lr, net_lr, attention_lr = _network_rates(config)
+    grid = list(branch.encoder.parameters())
+    attention = [p for n, p in branch.audio_net.named_parameters() if n.startswith("attention_")]
+    taken = {id(p) for p in grid + attention}
+    rest = [p for p in branch.network_parameters() if id(p) not in taken]
+    groups = [{"params": grid, "lr": grid_lr, "weight_decay": 0.0}, {"params": rest, "lr": net_lr}]
+    if attention:
+        groups.append({"params": attention, "lr": attention_lr})
     weight_decay = config.stages.network_lr.weight_decay
     return _fused(torch.optim.AdamW(groups, betas=(0.9, 0.99), eps=1e-8, weight_decay=weight_decay, **_FUSED))
 
 
 def set_network_lr(bt: BranchTraining, config: TrainConfig) -> None:
     """Set `bt`'s network LRs to their configured rates times `network_lr_factor` at ``bt.step``."""
-    lr = config.stages.network_lr
     factor = network_lr_factor(config, bt.step)
-    groups = bt.network_optimizer.param_groups  # in `_network_groups`' order; the attention group is optional
-    for group, initial in zip(groups, (lr.grid, lr.net, lr.audio_attention)[: len(groups)], strict=True):
+    groups = bt.network_optimizer.param_groups
+    for group, initial in zip(groups, _network_rates(config)[: len(groups)], strict=True):
         group["lr"] = initial * factor
 
 
