@@ -27,7 +27,6 @@ import concurrent.futures
 import json
 import multiprocessing
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -96,18 +95,6 @@ def _wav() -> Path:
     return path
 
 
-def render_time(server: ServerThread, repeats: int = 10) -> float:
-    """Best single-frame render time (s) of the engine alone, on its render thread (this one)."""
-    engine = server.engine
-    window = engine.silence_window()
-    best = float("inf")
-    for i in range(repeats):
-        t0 = time.perf_counter()
-        engine._executor.submit(engine.render, i, window).result()  # the serving thread
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def measure(
     size: int,
     sessions: int,
@@ -129,7 +116,7 @@ def measure(
     engine.warm_up()
     server = ServerThread(engine=engine, max_sessions=max(2, sessions))
     try:
-        render_s = render_time(server)
+        render_s = min(server.render_seconds())  # best single render
         # the clients run in their own process, as a browser would: their decoding does not
         # compete with the server for this process's interpreter lock
         context = multiprocessing.get_context("spawn")

@@ -99,6 +99,27 @@ class ServerThread:
         if failure:
             raise failure[0]
 
+    def render_seconds(self, repeats: int = 10) -> list[float]:
+        """Wall time of single renders on the engine's render thread, as sessions get them.
+
+        Each render is submitted to the engine's executor and waited for from this thread, with
+        the silence window (so not while this thread drives a caller-thread executor). The tests
+        and the benchmark scale their frame-rate expectations by it.
+
+        Returns:
+            `repeats` durations in seconds, in order.
+        """
+        import time
+
+        engine = self.engine
+        window = engine.silence_window()
+        times = []
+        for i in range(repeats):
+            start = time.perf_counter()
+            engine._executor.submit(engine.render, i, window).result()
+            times.append(time.perf_counter() - start)
+        return times
+
     def sessions(self) -> int:
         """Live sessions on the server."""
         return len(self.server.sessions)
