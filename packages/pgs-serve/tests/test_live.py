@@ -41,8 +41,8 @@ def _required_fps(server: object, *sessions: int) -> list[float]:
     18 fps (25 fps pacing with room for a shared CI machine) where the server's render thread
     has the capacity for it, else `CAPACITY_SHARE` of what that thread can render per session
     (median of 10 renders, measured now). The 25 fps goal itself is a benchmark figure
-    (``benchmarks/bench_serve.py``), not a timed test: renders of this tiny head took 15-20 ms
-    on one machine of this project's kind and 30-45 ms on another.
+    (``benchmarks/bench_serve.py``), not a timed test: on one machine of this project's kind,
+    idle, the median render of this tiny head measured anywhere from 11 to 44 ms.
     """
     per_render = float(np.median(server.render_seconds(10)))  # type: ignore[attr-defined]
     return [min(18.0, CAPACITY_SHARE / (n * per_render)) for n in sessions]
